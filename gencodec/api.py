@@ -1,0 +1,121 @@
+"""Python API: ``encode`` an image to .gic bytes and ``decode`` them back.
+
+>>> import gencodec
+>>> result = gencodec.encode(img, bpp=0.05)        # img: uint8 HxWx3
+>>> img_hat = gencodec.decode(result.data)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gencodec.container import Header, model_code, pack, unpack
+from gencodec.container.errors import WeightsMismatch
+from gencodec.container.format import DEFAULT_MAX_PIXELS, MAX_SIDE
+from gencodec.models.registry import DEFAULT_MODEL, load_codec
+from gencodec.rate_control import RateUnreachable, search_rate
+
+
+@dataclass
+class EncodeResult:
+    data: bytes
+    model: str
+    rate: int
+    width: int
+    height: int
+    header_bytes: int
+    section_bytes: dict[str, int]
+    estimated_bits: dict[str, float]
+    reconstruction: np.ndarray
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def bpp(self) -> float:
+        return len(self.data) * 8 / (self.width * self.height)
+
+
+def _check_image(img: np.ndarray) -> np.ndarray:
+    img = np.asarray(img)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError("image must be a uint8 array of shape (H, W, 3)")
+    if not (1 <= img.shape[0] <= MAX_SIDE and 1 <= img.shape[1] <= MAX_SIDE):
+        raise ValueError(f"image sides must be between 1 and {MAX_SIDE} pixels")
+    return img
+
+
+def encode(
+    img: np.ndarray,
+    *,
+    model: str = DEFAULT_MODEL,
+    bpp: float | None = None,
+    size: int | None = None,
+    rate: int | None = None,
+    weights_dir: Path | None = None,
+) -> EncodeResult:
+    """Encode at a target bpp, a target size in bytes, or an explicit rate point (0..255)."""
+    t0 = time.perf_counter()
+    img = _check_image(img)
+    if sum(v is not None for v in (bpp, size, rate)) > 1:
+        raise ValueError("give at most one of bpp, size and rate")
+    h, w = img.shape[:2]
+    codec = load_codec(model, weights_dir)
+    header = Header(model_code=model_code(model), weights_tag=codec.weights.tag, height=h, width=w, rate=0)
+    analysis = codec.analyze(img)
+    coded: dict[int, object] = {}
+
+    def stream_at(r: int) -> bytes:
+        enc = codec.code(analysis, r)
+        coded[r] = enc
+        return pack(Header(header.model_code, header.weights_tag, h, w, r), enc.sections)
+
+    if rate is None and bpp is None and size is None:
+        rate = 128
+    if rate is not None:
+        if not 0 <= rate <= 255:
+            raise ValueError("rate point must be in 0..255")
+        chosen = rate
+    else:
+        target = size if size is not None else bpp * h * w / 8
+        if target <= 0:
+            raise ValueError("target size must be positive")
+        try:
+            chosen = search_rate(lambda r: len(stream_at(r)), target).rate
+        except RateUnreachable:
+            lo, hi = len(stream_at(0)), len(stream_at(255))
+            raise RateUnreachable(
+                f"model {model!r} cannot reach {target * 8 / (h * w):.4f} bpp ({int(target)} bytes) on this "
+                f"{w}x{h} image: its range is {lo * 8 / (h * w):.4f}..{hi * 8 / (h * w):.4f} bpp ({lo}..{hi} bytes)"
+            ) from None
+    data = stream_at(chosen)
+    enc = coded[chosen]
+    recon = codec.reconstruct(analysis, enc)
+    payload = sum(len(s) for s in enc.sections)
+    return EncodeResult(
+        data=data,
+        model=model,
+        rate=chosen,
+        width=w,
+        height=h,
+        header_bytes=len(data) - payload,
+        section_bytes={n: len(s) for n, s in zip(codec.section_names, enc.sections)},
+        estimated_bits=dict(enc.estimated_bits),
+        reconstruction=recon,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, weights_dir: Path | None = None) -> np.ndarray:
+    """Decode .gic bytes to a uint8 HxWx3 image; raises BitstreamError subclasses on bad input."""
+    header, sections = unpack(data, max_pixels=max_pixels)
+    codec = load_codec(header.model, weights_dir)
+    if header.weights_tag != codec.weights.tag:
+        raise WeightsMismatch(
+            f"stream was made with other {header.model!r} weights (tag {header.weights_tag:02x}); "
+            f"this gic has {codec.weights.id} (sha256 {codec.weights.sha256[:12]}..., tag {codec.weights.tag:02x})"
+        )
+    return codec.decode(header.height, header.width, header.rate, sections)

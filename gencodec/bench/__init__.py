@@ -1,0 +1,1 @@
+"""Benchmark helpers: classic-codec anchors and Bjontegaard-delta math."""

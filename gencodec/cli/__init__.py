@@ -1,0 +1,1 @@
+"""The ``gic`` command line: the only layer that prints."""

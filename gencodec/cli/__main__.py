@@ -1,0 +1,3 @@
+from gencodec.cli.main import main
+
+main()

@@ -1,0 +1,232 @@
+"""``gic``: encode, decode, inspect and list models.
+
+Errors on bad input are one line on stderr (``error: ...``) with a non-zero
+exit status; set GIC_DEBUG=1 to see a traceback for unexpected failures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from gencodec import __version__
+from gencodec.cli.errors import guarded
+
+EXIT_USAGE = 2
+
+
+def _emit(obj: dict, as_json: bool, line: str, quiet: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(obj))
+    elif not quiet:
+        click.echo(line)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gic")
+def cli() -> None:
+    """gic: generative image codec for ultra-low bitrates (0.003-0.2 bpp)."""
+
+
+@cli.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output .gic (default: INPUT with .gic suffix).")
+@click.option("--bpp", type=float, help="Target bits per pixel of the real file (header included).")
+@click.option("--size", "size_bytes", type=int, help="Target file size in bytes.")
+@click.option("--rate", type=click.IntRange(0, 255), help="Explicit rate point 0..255 (no search).")
+@click.option("--model", default=None, help="Codec id (see 'gic models').")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--max-pixels", type=int, default=1 << 24, show_default=True, help="Refuse larger inputs.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary line.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@guarded
+def encode(
+    input: Path,
+    output: Path | None,
+    bpp: float | None,
+    size_bytes: int | None,
+    rate: int | None,
+    model: str | None,
+    force: bool,
+    max_pixels: int,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Compress an image to a .gic file."""
+    from gencodec.api import encode as api_encode
+    from gencodec.image_io import load_image, write_atomic
+    from gencodec.models.registry import DEFAULT_MODEL
+
+    if sum(v is not None for v in (bpp, size_bytes, rate)) > 1:
+        raise click.UsageError("give at most one of --bpp, --size and --rate")
+    if bpp is not None and not bpp > 0:
+        raise click.BadParameter("must be positive", param_hint="--bpp")
+    if size_bytes is not None and size_bytes <= 0:
+        raise click.BadParameter("must be positive", param_hint="--size")
+    output = output or input.with_suffix(".gic")
+    if output.exists() and not force:
+        raise FileExistsError(f"{output}: already exists (use --force to overwrite)")
+    img, notes = load_image(input, max_pixels)
+    for note in notes:
+        click.echo(f"warning: {input}: {note}", err=True)
+    res = api_encode(img, model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate)
+    write_atomic(output, res.data, force=force, protect=(input,))
+    summary = {
+        "input": str(input),
+        "output": str(output),
+        "model": res.model,
+        "width": res.width,
+        "height": res.height,
+        "bytes": len(res.data),
+        "bpp": round(res.bpp, 6),
+        "rate": res.rate,
+        "header_bytes": res.header_bytes,
+        "sections": res.section_bytes,
+        "estimated_bits": {k: round(v, 1) for k, v in res.estimated_bits.items()},
+        "seconds": round(res.seconds, 3),
+    }
+    _emit(
+        summary,
+        as_json,
+        f"{output}: {len(res.data)} bytes, {res.bpp:.4f} bpp ({res.model}, rate {res.rate}), {res.seconds:.2f} s",
+        quiet,
+    )
+
+
+@cli.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output PNG (default: INPUT with .png suffix).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option(
+    "--max-pixels", type=int, default=1 << 24, show_default=True, help="Refuse streams declaring more pixels."
+)
+@click.option("--quiet", "-q", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@guarded
+def decode(input: Path, output: Path | None, force: bool, max_pixels: int, quiet: bool, as_json: bool) -> None:
+    """Decompress a .gic file to PNG."""
+    from gencodec.api import decode as api_decode
+    from gencodec.image_io import png_bytes, write_atomic
+
+    t0 = time.perf_counter()
+    output = output or input.with_suffix(".png")
+    if output.exists() and not force:
+        raise FileExistsError(f"{output}: already exists (use --force to overwrite)")
+    data = _read(input)
+    img = api_decode(data, max_pixels=max_pixels)
+    write_atomic(output, png_bytes(img), force=force, protect=(input,))
+    dt = time.perf_counter() - t0
+    h, w = img.shape[:2]
+    _emit(
+        {"input": str(input), "output": str(output), "width": w, "height": h, "seconds": round(dt, 3)},
+        as_json,
+        f"{output}: {w}x{h}, {dt:.2f} s",
+        quiet,
+    )
+
+
+@cli.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@guarded
+def info(input: Path, as_json: bool) -> None:
+    """Show a .gic file's header, sections and bit breakdown."""
+    from gencodec.container import unpack
+    from gencodec.container.registry import section_names
+
+    data = _read(input)
+    header, sections = unpack(data, max_pixels=1 << 32)
+    payload = sum(len(s) for s in sections)
+    npx = header.width * header.height
+    names = section_names(header.model, len(sections))
+    obj = {
+        "model": header.model,
+        "format_version": header.version,
+        "width": header.width,
+        "height": header.height,
+        "bytes": len(data),
+        "bpp": round(len(data) * 8 / npx, 6),
+        "rate": header.rate,
+        "weights_tag": f"{header.weights_tag:02x}",
+        "header_bytes": len(data) - payload,
+        "sections": {n: len(s) for n, s in zip(names, sections)},
+    }
+    if as_json:
+        click.echo(json.dumps(obj))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{input}", show_header=True)
+    t.add_column("field")
+    t.add_column("value", justify="right")
+    for k in ("model", "format_version", "width", "height", "rate", "weights_tag"):
+        t.add_row(k, str(obj[k]))
+    t.add_row("header", f"{obj['header_bytes']} B ({obj['header_bytes'] * 8 / npx:.5f} bpp)")
+    for n, b in obj["sections"].items():
+        t.add_row(f"section {n}", f"{b} B ({b * 8 / npx:.5f} bpp)")
+    t.add_row("total", f"{len(data)} B ({obj['bpp']:.5f} bpp)")
+    Console().print(t)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@guarded
+def models(as_json: bool) -> None:
+    """List shipped models, their weights and hashes."""
+    from gencodec.container.registry import model_code
+    from gencodec.models.registry import CODECS, DEFAULT_MODEL
+    from gencodec.models.weights import read_manifest
+
+    manifest = read_manifest()
+    rows = []
+    for model, (_, wid) in CODECS.items():
+        e = manifest.get(wid)
+        rows.append(
+            {
+                "model": model,
+                "code": model_code(model),
+                "default": model == DEFAULT_MODEL,
+                "weights": e.file if e else None,
+                "sha256": e.sha256 if e else None,
+                "licence": e.licence if e else None,
+                "description": e.description if e else None,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(show_header=True)
+    for c in ("model", "code", "weights", "sha256", "description"):
+        t.add_column(c)
+    for r in rows:
+        name = r["model"] + (" (default)" if r["default"] else "")
+        t.add_row(name, str(r["code"]), r["weights"] or "missing", (r["sha256"] or "")[:16], r["description"] or "")
+    Console().print(t)
+
+
+def _read(path: Path) -> bytes:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory")
+    return path.read_bytes()
+
+
+def _register_train() -> None:
+    from gencodec.cli.train import train_cmd
+
+    cli.add_command(train_cmd)
+
+
+_register_train()
+
+
+def main() -> None:
+    cli()

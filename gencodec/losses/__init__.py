@@ -1,0 +1,1 @@
+"""Training losses (never imported by the decode path)."""

@@ -1,0 +1,1 @@
+"""Registered codecs: one file per codec id, composition only."""

@@ -1,0 +1,131 @@
+"""Codec ``hyperprior``: the pixel-space mean-scale hyperprior (gic 0.1 default).
+
+Sections: ``hyper`` (z, categorical tables from the weights file) and
+``latent`` (2-byte parameter hash + range-coded residuals of y). The rate
+point r in 0..255 maps to the continuous rate index t = r / 255 * (R - 1)
+of the model's gain vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from gencodec.container.errors import MalformedStream
+from gencodec.entropy import categorical, gaussian
+from gencodec.entropy.params import (
+    HASH_BYTES,
+    check_params_hash,
+    mean_indices,
+    means_from_indices,
+    params_hash,
+    scale_indices,
+)
+from gencodec.models.base import Encoded, latent_size, pad_to_multiple, to_tensor, to_uint8
+from gencodec.models.determinism import island_copy, parameter_island, to_island
+from gencodec.models.weights import WeightsEntry
+from gencodec.nn.pixel_hyperprior import HyperpriorConfig, PixelHyperprior
+
+TABLE_KEY = "z_prior.table"
+
+
+@dataclass
+class _Analysis:
+    height: int
+    width: int
+    y: torch.Tensor  # float64 (1, M, h, w)
+    z: torch.Tensor  # float64 (1, N, h/4, w/4)
+
+
+class HyperpriorCodec:
+    model_id = "hyperprior"
+    section_names = ("hyper", "latent")
+
+    def __init__(self, entry: WeightsEntry, tensors: dict[str, torch.Tensor]) -> None:
+        self.weights = entry
+        self.cfg = HyperpriorConfig(**entry.config["model"])
+        self.table = tensors[TABLE_KEY].numpy().astype(np.int32)
+        state = {k: v.float() for k, v in tensors.items() if k != TABLE_KEY}
+        net = PixelHyperprior(self.cfg)
+        net.load_state_dict(state, strict=True)
+        self.net = net.eval().requires_grad_(False)
+        self.h_s64 = island_copy(net.h_s)
+        self.y_gain64 = island_copy(net.y_gain)
+        self.z_gain64 = island_copy(net.z_gain)
+        self.synthesis_dtype = torch.float32
+
+    # -- helpers ------------------------------------------------------------
+    def rate_index(self, rate: int) -> torch.Tensor:
+        return torch.tensor([rate / 255.0 * (self.cfg.n_rates - 1)], dtype=torch.float64)
+
+    def _prior(self, z_int: torch.Tensor, rate: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+        """Integer prior parameters (mean idx, scale idx) and the y gain, on the island."""
+        t = self.rate_index(rate)
+        with parameter_island():
+            z_hat = z_int.to(torch.float64) / self.z_gain64(t)
+            h = self.h_s64(z_hat)
+            mu, log_sigma = h.chunk(2, dim=1)
+            gy = self.y_gain64(t)
+            sigma = log_sigma.clamp(-6.0, 8.0).exp()
+            mu_s, sigma_s = (mu * gy).numpy(), (sigma * gy).numpy()
+        return mean_indices(mu_s), scale_indices(sigma_s), gy
+
+    def _synthesize(self, y_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
+        with torch.no_grad():
+            x = self.net.g_s(y_hat.to(self.synthesis_dtype))
+        return to_uint8((x + 1) / 2, height, width)
+
+    # -- codec interface ------------------------------------------------------
+    def analyze(self, img: np.ndarray) -> _Analysis:
+        h, w = img.shape[:2]
+        x = pad_to_multiple(to_tensor(img), self.cfg.downsample)
+        with torch.no_grad():
+            y = self.net.g_a(x * 2 - 1)
+            z = self.net.h_a(y)
+        return _Analysis(h, w, to_island(y), to_island(z))
+
+    def code(self, a: _Analysis, rate: int) -> Encoded:
+        t = self.rate_index(rate)
+        k = self.cfg.z_half_range
+        with parameter_island():
+            z_int = torch.round(a.z * self.z_gain64(t)).clamp(-k, k)
+        mu_idx, sc_idx, gy = self._prior(z_int, rate)
+        mu = means_from_indices(mu_idx)
+        y_s = (a.y * gy).numpy()
+        q = np.rint(y_s - mu).astype(np.int64)
+        z_sym = (z_int[0].numpy().astype(np.int64) + k).reshape(z_int.shape[1], -1)
+        hyper = categorical.encode(z_sym, self.table)
+        latent = params_hash(mu_idx, sc_idx) + gaussian.encode(q, sc_idx)
+        est = {
+            "hyper": categorical.estimate_bits(z_sym, self.table),
+            "latent": gaussian.estimate_bits(q, sc_idx) + 8 * HASH_BYTES,
+        }
+        y_hat = torch.from_numpy(q + mu) / gy
+        return Encoded(rate, [hyper, latent], est, state=y_hat)
+
+    def reconstruct(self, a: _Analysis, enc: Encoded) -> np.ndarray:
+        return self._synthesize(enc.state, a.height, a.width)
+
+    def decode(self, height: int, width: int, rate: int, sections: list[bytes]) -> np.ndarray:
+        if len(sections) != 2:
+            raise MalformedStream(f"hyperprior streams have 2 sections, this one has {len(sections)}")
+        hyper, latent = sections
+        if len(latent) < HASH_BYTES:
+            raise MalformedStream("latent section is too short")
+        lh, lw = latent_size(height, width, 16, self.cfg.downsample)
+        zh, zw = lh // 4, lw // 4
+        k = self.cfg.z_half_range
+        z_sym = categorical.decode(hyper, self.table, zh * zw)
+        z_int = torch.from_numpy((z_sym.astype(np.int64) - k).reshape(1, -1, zh, zw))
+        mu_idx, sc_idx, gy = self._prior(z_int, rate)
+        check_params_hash(latent[:HASH_BYTES], mu_idx, sc_idx)
+        q = gaussian.decode(latent[HASH_BYTES:], sc_idx).reshape(mu_idx.shape)
+        y_hat = torch.from_numpy(q.astype(np.float64) + means_from_indices(mu_idx)) / gy
+        return self._synthesize(y_hat, height, width)
+
+
+def build(entry: WeightsEntry, tensors: dict[str, Any]) -> HyperpriorCodec:
+    return HyperpriorCodec(entry, tensors)

@@ -1,0 +1,1 @@
+"""Progressive, resumable, time-boxed training on CPU (bf16 autocast)."""

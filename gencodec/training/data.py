@@ -1,0 +1,77 @@
+"""Training images held in memory and served as random crops.
+
+All decoding happens once at start-up; each batch is a set of random crops
+(with horizontal flips) drawn with a numpy Generator whose state is saved in
+the checkpoint, so a resumed run sees exactly the batches it would have seen.
+Kodak is never a training source (``assert_not_kodak``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+
+
+def list_images(roots: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for root in roots:
+        files += sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return files
+
+
+def assert_not_kodak(files: list[Path]) -> None:
+    bad = [f for f in files if "kodak" in str(f).lower() or f.name.startswith("kodim")]
+    if bad:
+        raise ValueError(f"refusing to train on Kodak evaluation images ({bad[0]})")
+
+
+class CropSampler:
+    """Random crops from a list of images loaded as uint8 HWC arrays."""
+
+    def __init__(self, files: list[Path], crop: int, seed: int, min_side: int | None = None) -> None:
+        assert_not_kodak(files)
+        self.crop = crop
+        self.images: list[np.ndarray] = []
+        self.names: list[str] = []
+        need = max(crop, min_side or crop)
+        for f in files:
+            with Image.open(f) as im:
+                im = im.convert("RGB")
+                if min(im.size) < need:
+                    s = need / min(im.size)
+                    im = im.resize((max(need, round(im.width * s)), max(need, round(im.height * s))), Image.BICUBIC)
+                self.images.append(np.asarray(im, dtype=np.uint8))
+                self.names.append(f.name)
+        if not self.images:
+            raise ValueError("no training images found")
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, size: int) -> tuple[torch.Tensor, list[int]]:
+        """Return (B, 3, crop, crop) floats in [0, 1] and the image indices used."""
+        idx = self.rng.integers(0, len(self.images), size=size)
+        out = np.empty((size, self.crop, self.crop, 3), dtype=np.uint8)
+        for j, i in enumerate(idx):
+            im = self.images[i]
+            h, w = im.shape[:2]
+            y0 = int(self.rng.integers(0, h - self.crop + 1))
+            x0 = int(self.rng.integers(0, w - self.crop + 1))
+            patch = im[y0 : y0 + self.crop, x0 : x0 + self.crop]
+            if self.rng.random() < 0.5:
+                patch = patch[:, ::-1]
+            out[j] = patch
+        x = torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+        return x.contiguous(), [int(i) for i in idx]
+
+    def get_state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state

@@ -1,0 +1,58 @@
+"""Export a training checkpoint to shipped weights (safetensors + manifest).
+
+Only the inference modules are exported, in fp16 where quality holds
+(transforms) and fp32 for small, sensitive tensors (gains, priors). Entropy
+tables are built here, once, and stored with the weights. The manifest
+records the sha256 of the file; no optimizer state is ever exported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from gencodec.entropy.categorical import table_from_logits
+from gencodec.models.weights import WEIGHTS_DIR, sha256_file
+
+KEEP_FP32 = ("gain", "prior", "codebook", "embed")
+
+
+def _ship_dtype(key: str, v: torch.Tensor) -> torch.Tensor:
+    if not v.is_floating_point() or any(s in key for s in KEEP_FP32):
+        return v.contiguous()
+    return v.to(torch.float16).contiguous()
+
+
+def update_manifest(entry: dict[str, Any], weights_dir: Path = WEIGHTS_DIR) -> None:
+    path = weights_dir / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"weights": []}
+    manifest["weights"] = [e for e in manifest["weights"] if e["id"] != entry["id"]] + [entry]
+    manifest["weights"].sort(key=lambda e: e["id"])
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def export_hyperprior(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, note: str = "") -> dict[str, Any]:
+    state = json.loads((Path(ckpt) / "state.json").read_text())
+    raw = load_file(str(Path(ckpt) / "model.safetensors"))
+    tensors = {k[len("model.") :]: v for k, v in raw.items() if k.startswith("model.")}
+    out = {k: _ship_dtype(k, v) for k, v in tensors.items()}
+    log_probs = torch.log_softmax(tensors["z_prior.logits"].double(), dim=-1).numpy()
+    out["z_prior.table"] = torch.from_numpy(table_from_logits(log_probs).astype(np.int32))
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    path = weights_dir / "hyperprior.safetensors"
+    save_file(out, str(path), metadata={"id": "hyperprior", "step": str(state["step"])})
+    entry = {
+        "id": "hyperprior",
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "config": {"model": state["config"]["model"], "train": state["config"]["train"], "step": state["step"]},
+        "licence": "weights trained on ../shared/data/train (BSDS500, ImageNet sample, Sun-Hays 80): research use only",
+        "description": note or "pixel-space mean-scale hyperprior with rate gains (0.1 default codec)",
+    }
+    update_manifest(entry, weights_dir)
+    return entry

@@ -1,0 +1,111 @@
+"""The time-boxed, resumable training loop shared by every stage.
+
+A stage object provides ``modules``, ``optimizers``, ``sampler`` and
+``train_step(step)``; the loop owns time budgets, CSV logging, periodic
+checkpoints and exact resume. Schedules depend on the step counter only, so
+a run split over several sessions follows the same curve as one long run.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import signal
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from gencodec.training.checkpoint import load_checkpoint, save_checkpoint
+
+
+class Stage(Protocol):
+    name: str
+    total_steps: int
+
+    def modules(self) -> dict[str, torch.nn.Module]: ...
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
+    def sampler_state(self) -> dict: ...
+    def set_sampler_state(self, state: dict) -> None: ...
+    def train_step(self, step: int) -> dict[str, float]: ...
+    def config(self) -> dict[str, Any]: ...
+
+
+def lr_at(
+    step: int, total: int, peak: float, warmup: int = 500, final_frac: float = 0.1, decay_from: float = 0.75
+) -> float:
+    """Linear warm-up, constant, then cosine decay to final_frac*peak over the last quarter."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    start = int(total * decay_from)
+    if step < start:
+        return peak
+    p = min(1.0, (step - start) / max(1, total - start))
+    return peak * (final_frac + (1 - final_frac) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
+def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, log_every: int = 50) -> int:
+    """Train until the time budget or the stage's total steps; return the final step."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = run_dir / "checkpoint"
+    step = 0
+    if (ckpt / "state.json").exists():
+        state = load_checkpoint(ckpt, stage.modules(), stage.optimizers())
+        stage.set_sampler_state(state["sampler"])
+        step = int(state["step"])
+        print(f"resumed {stage.name} at step {step}", flush=True)
+    log_path = run_dir / "log.csv"
+    t0 = time.monotonic()
+    last_ckpt = t0
+    acc: dict[str, float] = {}
+    n_acc = 0
+    writer_file = log_path.open("a", newline="")
+    writer: csv.DictWriter | None = None
+    stop = {"requested": False}
+
+    def _request_stop(signum: int, frame: object) -> None:  # checkpoint and leave at the next step
+        stop["requested"] = True
+
+    previous = signal.signal(signal.SIGTERM, _request_stop)
+    try:
+        while step < stage.total_steps and (time.monotonic() - t0) < minutes * 60 and not stop["requested"]:
+            metrics = stage.train_step(step)
+            step += 1
+            for k, v in metrics.items():
+                acc[k] = acc.get(k, 0.0) + float(v)
+            n_acc += 1
+            if step % log_every == 0:
+                row = {"step": step, "elapsed_s": round(time.monotonic() - t0, 1)}
+                row.update({k: round(v / n_acc, 6) for k, v in acc.items()})
+                if writer is None:
+                    writer = csv.DictWriter(writer_file, fieldnames=list(row))
+                    if log_path.stat().st_size == 0:
+                        writer.writeheader()
+                writer.writerow(row)
+                writer_file.flush()
+                print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+                acc, n_acc = {}, 0
+            if time.monotonic() - last_ckpt > ckpt_minutes * 60:
+                _save(stage, ckpt, step)
+                last_ckpt = time.monotonic()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        writer_file.close()
+        _save(stage, ckpt, step)
+    return step
+
+
+def _save(stage: Stage, ckpt: Path, step: int) -> None:
+    save_checkpoint(
+        ckpt,
+        stage.modules(),
+        stage.optimizers(),
+        {"step": step, "stage": stage.name, "sampler": stage.sampler_state(), "config": stage.config()},
+    )

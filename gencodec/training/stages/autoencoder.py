@@ -1,0 +1,141 @@
+"""GLC stage I: the VQGAN-style generative autoencoder (shared by glc, dlf, perco).
+
+L = w_rec * Charbonnier(x, x^) + w_per * L_per(x, x^) + L_codebook + lambda_adv * a * L_adv
+with L_per the EfficientNet-Lite0 feature distance, a the VQGAN adaptive
+weight, and L_adv first the hinge patch-GAN loss (from ``gan_start``) and
+later the non-binary MS-ILLM loss whose classes are the real image's
+codebook indices (from ``nonbinary_start``; seed 000 eq. 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from gencodec.losses.adversarial import (
+    adaptive_weight,
+    hinge_d_loss,
+    hinge_g_loss,
+    nonbinary_d_loss,
+    nonbinary_g_loss,
+)
+from gencodec.losses.charbonnier import charbonnier
+from gencodec.metrics.deep_features import DeepFeatureLoss
+from gencodec.nn.discriminator import NonBinaryDiscriminator, PatchDiscriminator
+from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
+from gencodec.training.data import CropSampler, list_images
+from gencodec.training.loop import lr_at, set_lr
+
+
+@dataclass
+class AutoencoderTrainConfig:
+    data: list[str] = field(default_factory=lambda: ["../shared/data/train"])
+    crop: int = 128
+    batch: int = 8
+    lr: float = 3e-4
+    d_lr: float = 2e-4
+    total_steps: int = 20000
+    w_rec: float = 1.0
+    w_per: float = 1.0
+    lambda_adv: float = 0.8
+    gan_start: float = 0.3
+    nonbinary_start: float = 0.6
+    adaptive_every: int = 8  # recompute the adaptive GAN weight every N steps (it costs two extra backward passes)
+    restart_every: int = 250
+    restart_until: float = 0.7
+    seed: int = 0
+    bf16: bool = True
+
+
+class AutoencoderStage:
+    name = "autoencoder"
+
+    def __init__(self, cfg: AutoencoderTrainConfig, model_cfg: AutoencoderConfig | None = None) -> None:
+        self.cfg = cfg
+        self.total_steps = cfg.total_steps
+        torch.manual_seed(cfg.seed)
+        self.model_cfg = model_cfg or AutoencoderConfig()
+        self.model = VQAutoencoder(self.model_cfg)
+        self.patch_d = PatchDiscriminator()
+        self.nb_d = NonBinaryDiscriminator(self.model_cfg.codebook_size)
+        self.perceptual = DeepFeatureLoss()
+        betas = (0.5, 0.9)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(
+            list(self.patch_d.parameters()) + list(self.nb_d.parameters()), lr=cfg.d_lr, betas=betas
+        )
+        self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
+        self.adv_w: float | None = None
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model, "patch_d": self.patch_d, "nb_d": self.nb_d}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"main": self.opt, "disc": self.opt_d}
+
+    def sampler_state(self) -> dict:
+        return {"rng": self.sampler.get_state(), "adv_w": self.adv_w}
+
+    def set_sampler_state(self, state: dict) -> None:
+        self.sampler.set_state(state["rng"])
+        self.adv_w = state["adv_w"]
+
+    def config(self) -> dict:
+        return {"train": asdict(self.cfg), "model": self.model_cfg.to_dict()}
+
+    def _phase(self, step: int) -> str:
+        p = step / self.total_steps
+        if p < self.cfg.gan_start:
+            return "rec"
+        return "patch" if p < self.cfg.nonbinary_start else "nonbinary"
+
+    def train_step(self, step: int) -> dict[str, float]:
+        c = self.cfg
+        set_lr(self.opt, lr_at(step, self.total_steps, c.lr))
+        set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr))
+        phase = self._phase(step)
+        x, _ = self.sampler.batch(c.batch)
+        self.model.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+            out = self.model(x)
+            x_hat = out["x_hat"].float()
+            rec = charbonnier(x_hat, x)
+            per = self.perceptual(x_hat, x)
+        nll = c.w_rec * rec + c.w_per * per
+        loss = nll + out["vq_loss"]
+        metrics = {"rec": rec.item(), "per": per.item(), "vq": out["vq_loss"].item()}
+        codes = out["indices"].detach()
+        if phase != "rec":
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+                if phase == "patch":
+                    g_adv = hinge_g_loss(self.patch_d(x_hat))
+                else:
+                    g_adv = nonbinary_g_loss(self.nb_d(x_hat), codes)
+            if self.adv_w is None or step % c.adaptive_every == 0:
+                last = self.model.decoder.net[-2].weight
+                self.adv_w = float(adaptive_weight(nll, g_adv.float(), last))
+            loss = loss + c.lambda_adv * self.adv_w * g_adv.float()
+            metrics.update({"g_adv": g_adv.item(), "adv_w": self.adv_w})
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        if phase != "rec":
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+                if phase == "patch":
+                    d_loss = hinge_d_loss(self.patch_d(x), self.patch_d(x_hat.detach()))
+                else:
+                    d_loss = nonbinary_d_loss(self.nb_d(x), self.nb_d(x_hat.detach()), codes)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.float().backward()
+            self.opt_d.step()
+            metrics["d_loss"] = d_loss.item()
+        if step % c.restart_every == 0 and step < c.restart_until * self.total_steps:
+            metrics["restarted"] = float(self.model.quantizer.restart_dead_codes(out["latent"]))
+        with torch.no_grad():
+            metrics["psnr"] = (-10 * torch.log10((x_hat - x).square().mean().clamp_min(1e-10))).item()
+            metrics["codes_used"] = float((self.model.quantizer.usage > 1e-3).sum().item())
+        metrics["loss"] = loss.item()
+        return metrics
