@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,14 +56,33 @@ def encode(
     bpp: float | None = None,
     size: int | None = None,
     rate: int | None = None,
+    refine: str | None = None,
+    refine_steps: int | None = None,
+    time_limit: float | None = None,
+    roi: np.ndarray | None = None,
+    roi_weights: tuple[float, float] = (1.0, 0.2),
+    seed: int = 0,
+    progress: Callable[[int, int, dict], None] | None = None,
     weights_dir: Path | None = None,
 ) -> EncodeResult:
-    """Encode at a target bpp, a target size in bytes, or an explicit rate point (0..255)."""
+    """Encode at a target bpp, a target size in bytes, or an explicit rate point (0..255).
+
+    ``refine="sga"`` optimizes the latent for this image before coding (encoder
+    only; the decoder is unchanged); ``roi`` (float (H, W) mask in [0, 1])
+    weights distortion inside vs outside the region by ``roi_weights`` and
+    implies refinement. ``seed`` makes refinement reproducible.
+    """
     t0 = time.perf_counter()
+    if roi is not None and refine is None:
+        refine = "sga"
+    if refine not in (None, "sga"):
+        raise ValueError(f"unknown refinement {refine!r} (available: sga)")
     img = _check_image(img)
     if sum(v is not None for v in (bpp, size, rate)) > 1:
         raise ValueError("give at most one of bpp, size and rate")
     h, w = img.shape[:2]
+    if roi is not None and np.shape(roi) != (h, w):
+        raise ValueError(f"ROI mask must have the image size {w}x{h}, got {np.shape(roi)[::-1]}")
     codec = load_codec(model, weights_dir)
     header = Header(model_code=model_code(model), weights_tag=codec.weights.tag, height=h, width=w, rate=0)
     analysis = codec.analyze(img)
@@ -91,6 +111,15 @@ def encode(
                 f"model {model!r} cannot reach {target * 8 / (h * w):.4f} bpp ({int(target)} bytes) on this "
                 f"{w}x{h} image: its range is {lo * 8 / (h * w):.4f}..{hi * 8 / (h * w):.4f} bpp ({lo}..{hi} bytes)"
             ) from None
+    notes: list[str] = []
+    if refine is not None:
+        analysis, chosen, note = _refine(codec, analysis, img, chosen, len(stream_at(chosen)), coded[chosen],
+                                         None if rate is not None else target, refine_steps, time_limit,
+                                         roi, roi_weights, seed, progress)
+        coded.clear()
+        notes.append(note)
+        if rate is None:
+            chosen = search_rate(lambda r: len(stream_at(r)), target).rate
     data = stream_at(chosen)
     enc = coded[chosen]
     recon = codec.reconstruct(analysis, enc)
@@ -105,8 +134,30 @@ def encode(
         section_bytes={n: len(s) for n, s in zip(codec.section_names, enc.sections)},
         estimated_bits=dict(enc.estimated_bits),
         reconstruction=recon,
-        seconds=time.perf_counter() - t0,
+        seconds=time.perf_counter() - t0, notes=notes,
     )
+
+
+def _refine(codec, analysis, img, rate, stream_bytes, enc, target_bytes, steps, time_limit, roi, roi_weights,
+            seed, progress):
+    """Run SGA on the codec's scalar latent; returns (refined analysis, start rate, note)."""
+    import torch
+
+    from gencodec.models.base import to_tensor
+    from gencodec.refine.sga import SGAConfig, refine
+
+    if not hasattr(codec, "refine_problem"):
+        raise ValueError(f"model {codec.model_id!r} has no scalar latent to refine")
+    latent_bytes = len(enc.sections[-1])
+    budget = stream_bytes if target_bytes is None else target_bytes
+    target_bits = 8.0 * (budget - (stream_bytes - latent_bytes))
+    cfg = SGAConfig(**{k: v for k, v in (("steps", steps), ("time_limit", time_limit)) if v is not None}, seed=seed)
+    mask = None if roi is None else torch.from_numpy(np.asarray(roi, dtype=np.float32))[None, None]
+    problem = codec.refine_problem(analysis, rate)
+    res = refine(problem, to_tensor(img), target_bits, cfg, mask, roi_weights,
+                 progress=(lambda i, row: progress(i, cfg.steps, row)) if progress else None)
+    note = f"sga: {res.steps} steps in {res.seconds:.1f} s" + (" (time limit)" if res.steps < cfg.steps else "")
+    return codec.with_latent(analysis, res.y), rate, note
 
 
 def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, weights_dir: Path | None = None) -> np.ndarray:

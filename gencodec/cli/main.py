@@ -38,9 +38,20 @@ def cli() -> None:
 @click.option("--size", "size_bytes", type=int, help="Target file size in bytes.")
 @click.option("--rate", type=click.IntRange(0, 255), help="Explicit rate point 0..255 (no search).")
 @click.option("--model", default=None, help="Codec id (see 'gic models').")
+@click.option("--refine", type=click.Choice(["sga"]), default=None, help="Encoder-side latent refinement.")
+@click.option("--steps", type=click.IntRange(1, 10000), default=None, help="Refinement steps (default 40).")
+@click.option(
+    "--time-limit", type=click.FloatRange(min=0.1), default=None, help="Cap refinement at S seconds (default 55)."
+)
+@click.option(
+    "--roi", type=click.Path(path_type=Path), default=None,
+    help="Grayscale mask (white = region of interest); implies --refine sga.",
+)
+@click.option("--roi-weights", default="1,0.2", show_default=True, help="Distortion weights FG,BG for --roi.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for refinement.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--max-pixels", type=int, default=1 << 24, show_default=True, help="Refuse larger inputs.")
-@click.option("--quiet", "-q", is_flag=True, help="No summary line.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary line or progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @guarded
 def encode(
@@ -50,6 +61,12 @@ def encode(
     size_bytes: int | None,
     rate: int | None,
     model: str | None,
+    refine: str | None,
+    steps: int | None,
+    time_limit: float | None,
+    roi: Path | None,
+    roi_weights: str,
+    seed: int,
     force: bool,
     max_pixels: int,
     quiet: bool,
@@ -72,7 +89,23 @@ def encode(
     img, notes = load_image(input, max_pixels)
     for note in notes:
         click.echo(f"warning: {input}: {note}", err=True)
-    res = api_encode(img, model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate)
+    mask, weights = None, (1.0, 0.2)
+    if roi is not None:
+        from gencodec.refine.roi import load_mask, parse_weights
+
+        weights = parse_weights(roi_weights)
+        mask, mask_notes = load_mask(roi, img.shape[0], img.shape[1])
+        for note in mask_notes:
+            click.echo(f"warning: {roi}: {note}", err=True)
+    kwargs = dict(model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate, refine=refine,
+                  refine_steps=steps, time_limit=time_limit, roi=mask, roi_weights=weights, seed=seed)
+    if (refine or roi is not None) and not (quiet or as_json):
+        from gencodec.cli.progress import refinement_progress
+
+        with refinement_progress() as callback:
+            res = api_encode(img, progress=callback, **kwargs)
+    else:
+        res = api_encode(img, **kwargs)
     write_atomic(output, res.data, force=force, protect=(input,))
     summary = {
         "input": str(input),
@@ -86,7 +119,7 @@ def encode(
         "header_bytes": res.header_bytes,
         "sections": res.section_bytes,
         "estimated_bits": {k: round(v, 1) for k, v in res.estimated_bits.items()},
-        "seconds": round(res.seconds, 3),
+        "seconds": round(res.seconds, 3), "notes": res.notes,
     }
     _emit(
         summary,
@@ -220,9 +253,11 @@ def _read(path: Path) -> bytes:
 
 
 def _register_train() -> None:
+    from gencodec.cli.bench import bench_cmd
     from gencodec.cli.train import train_cmd
 
     cli.add_command(train_cmd)
+    cli.add_command(bench_cmd)
 
 
 _register_train()

@@ -34,10 +34,22 @@ def _build_stage(stage: str, overrides: tuple[str, ...]):
         cfg = AutoencoderTrainConfig()
         _apply_overrides(cfg, overrides)
         return AutoencoderStage(cfg)
+    if stage == "glc-latent":
+        from gencodec.training.stages.glc_latent import GLCLatentStage, GLCLatentTrainConfig
+
+        cfg = GLCLatentTrainConfig()
+        _apply_overrides(cfg, overrides)
+        return GLCLatentStage(cfg)
+    if stage == "glc-joint":
+        from gencodec.training.stages.glc_joint import GLCJointStage, GLCJointTrainConfig
+
+        cfg = GLCJointTrainConfig()
+        _apply_overrides(cfg, overrides)
+        return GLCJointStage(cfg)
     raise click.BadParameter(f"unknown stage {stage!r}", param_hint="STAGE")
 
 
-STAGES = ["hyperprior", "autoencoder"]
+STAGES = ["hyperprior", "autoencoder", "glc-latent", "glc-joint"]
 
 
 @click.command("train")

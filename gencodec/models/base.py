@@ -23,6 +23,27 @@ from gencodec.models.weights import WeightsEntry
 
 
 @dataclass
+class RefineProblem:
+    """What encoder-side refinement (gencodec.refine) needs from a codec with a scalar latent y.
+
+    All tensors float32 on the CPU. y0 is the unscaled latent, mu/sigma its prior
+    (fixed hyper-latent, unscaled), gain(t) the differentiable rate gain at a
+    continuous rate index t (t0 = the starting rate point), synthesize(y_hat)
+    the differentiable decoder returning the padded image in [0, 1].
+    """
+
+    y0: torch.Tensor
+    mu: torch.Tensor
+    sigma: torch.Tensor
+    t0: float
+    n_rates: int
+    gain: Any
+    synthesize: Any
+    height: int
+    width: int
+
+
+@dataclass
 class Encoded:
     rate: int
     sections: list[bytes]

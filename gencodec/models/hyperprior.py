@@ -15,17 +15,10 @@ import numpy as np
 import torch
 
 from gencodec.container.errors import MalformedStream
-from gencodec.entropy import categorical, gaussian
-from gencodec.entropy.params import (
-    HASH_BYTES,
-    check_params_hash,
-    mean_indices,
-    means_from_indices,
-    params_hash,
-    scale_indices,
-)
-from gencodec.models.base import Encoded, latent_size, pad_to_multiple, to_tensor, to_uint8
+from gencodec.entropy import categorical
+from gencodec.models.base import Encoded, RefineProblem, latent_size, pad_to_multiple, to_tensor, to_uint8
 from gencodec.models.determinism import island_copy, parameter_island, to_island
+from gencodec.models.gaussian_latent import decode_latent, encode_latent
 from gencodec.models.weights import WeightsEntry
 from gencodec.nn.pixel_hyperprior import HyperpriorConfig, PixelHyperprior
 
@@ -61,17 +54,12 @@ class HyperpriorCodec:
     def rate_index(self, rate: int) -> torch.Tensor:
         return torch.tensor([rate / 255.0 * (self.cfg.n_rates - 1)], dtype=torch.float64)
 
-    def _prior(self, z_int: torch.Tensor, rate: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
-        """Integer prior parameters (mean idx, scale idx) and the y gain, on the island."""
+    def _prior(self, z_int: torch.Tensor, rate: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Prior (mu, sigma) of y and the y gain, float64 on the parameter island."""
         t = self.rate_index(rate)
         with parameter_island():
-            z_hat = z_int.to(torch.float64) / self.z_gain64(t)
-            h = self.h_s64(z_hat)
-            mu, log_sigma = h.chunk(2, dim=1)
-            gy = self.y_gain64(t)
-            sigma = log_sigma.clamp(-6.0, 8.0).exp()
-            mu_s, sigma_s = (mu * gy).numpy(), (sigma * gy).numpy()
-        return mean_indices(mu_s), scale_indices(sigma_s), gy
+            mu, log_sigma = self.h_s64(z_int.to(torch.float64) / self.z_gain64(t)).chunk(2, dim=1)
+            return mu, log_sigma.clamp(-6.0, 8.0).exp(), self.y_gain64(t)
 
     def _synthesize(self, y_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
         with torch.no_grad():
@@ -92,19 +80,28 @@ class HyperpriorCodec:
         k = self.cfg.z_half_range
         with parameter_island():
             z_int = torch.round(a.z * self.z_gain64(t)).clamp(-k, k)
-        mu_idx, sc_idx, gy = self._prior(z_int, rate)
-        mu = means_from_indices(mu_idx)
-        y_s = (a.y * gy).numpy()
-        q = np.rint(y_s - mu).astype(np.int64)
         z_sym = (z_int[0].numpy().astype(np.int64) + k).reshape(z_int.shape[1], -1)
         hyper = categorical.encode(z_sym, self.table)
-        latent = params_hash(mu_idx, sc_idx) + gaussian.encode(q, sc_idx)
-        est = {
-            "hyper": categorical.estimate_bits(z_sym, self.table),
-            "latent": gaussian.estimate_bits(q, sc_idx) + 8 * HASH_BYTES,
-        }
-        y_hat = torch.from_numpy(q + mu) / gy
+        latent, y_hat, latent_bits = encode_latent(a.y, *self._prior(z_int, rate))
+        est = {"hyper": categorical.estimate_bits(z_sym, self.table), "latent": latent_bits}
         return Encoded(rate, [hyper, latent], est, state=y_hat)
+
+    def refine_problem(self, a: _Analysis, rate: int) -> RefineProblem:
+        """The refinement view of an analysis: z stays as the encoder chose it at this rate."""
+        t = self.rate_index(rate)
+        k = self.cfg.z_half_range
+        with parameter_island():
+            z_int = torch.round(a.z * self.z_gain64(t)).clamp(-k, k)
+        mu, sigma, _ = self._prior(z_int, rate)
+
+        def synthesize(y_hat: torch.Tensor) -> torch.Tensor:
+            return (self.net.g_s(y_hat) + 1) / 2
+
+        return RefineProblem(a.y.float(), mu.float(), sigma.float(), float(t), self.cfg.n_rates,
+                             self.net.y_gain, synthesize, a.height, a.width)
+
+    def with_latent(self, a: _Analysis, y: torch.Tensor) -> _Analysis:
+        return _Analysis(a.height, a.width, to_island(y), a.z)
 
     def reconstruct(self, a: _Analysis, enc: Encoded) -> np.ndarray:
         return self._synthesize(enc.state, a.height, a.width)
@@ -113,19 +110,14 @@ class HyperpriorCodec:
         if len(sections) != 2:
             raise MalformedStream(f"hyperprior streams have 2 sections, this one has {len(sections)}")
         hyper, latent = sections
-        if len(latent) < HASH_BYTES:
-            raise MalformedStream("latent section is too short")
         lh, lw = latent_size(height, width, 16, self.cfg.downsample)
         zh, zw = lh // 4, lw // 4
         k = self.cfg.z_half_range
         z_sym = categorical.decode(hyper, self.table, zh * zw)
         z_int = torch.from_numpy((z_sym.astype(np.int64) - k).reshape(1, -1, zh, zw))
-        mu_idx, sc_idx, gy = self._prior(z_int, rate)
-        check_params_hash(latent[:HASH_BYTES], mu_idx, sc_idx)
-        q = gaussian.decode(latent[HASH_BYTES:], sc_idx).reshape(mu_idx.shape)
-        y_hat = torch.from_numpy(q.astype(np.float64) + means_from_indices(mu_idx)) / gy
+        y_hat = decode_latent(latent, *self._prior(z_int, rate))
         return self._synthesize(y_hat, height, width)
 
 
-def build(entry: WeightsEntry, tensors: dict[str, Any]) -> HyperpriorCodec:
+def build(entry: WeightsEntry, tensors: dict[str, Any], dependency: Any = None) -> HyperpriorCodec:
     return HyperpriorCodec(entry, tensors)

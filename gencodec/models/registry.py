@@ -17,6 +17,7 @@ from gencodec.models.weights import WeightsError, default_weights_dir, load_weig
 # codec id -> (module implementing it, weights id in the manifest)
 CODECS: dict[str, tuple[str, str]] = {
     "hyperprior": ("gencodec.models.hyperprior", "hyperprior"),
+    "glc": ("gencodec.models.glc", "glc"),
 }
 DEFAULT_MODEL = "hyperprior"
 
@@ -39,6 +40,11 @@ def _load_codec(model: str, weights_dir: Path) -> Codec:
     manifest = read_manifest(weights_dir)
     if weights_id not in manifest:
         raise WeightsError(f"no weights for {model!r} in {weights_dir}/manifest.json")
+    def dependency(dep_id: str):
+        if dep_id not in manifest:
+            raise WeightsError(f"{model!r} needs weights {dep_id!r}, which are not in {weights_dir}/manifest.json")
+        return manifest[dep_id], load_weights(manifest[dep_id], weights_dir)
+
     entry = manifest[weights_id]
     tensors = load_weights(entry, weights_dir)
-    return importlib.import_module(module).build(entry, tensors)
+    return importlib.import_module(module).build(entry, tensors, dependency)

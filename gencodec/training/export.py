@@ -56,3 +56,56 @@ def export_hyperprior(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, note: str = "
     }
     update_manifest(entry, weights_dir)
     return entry
+
+
+def _checkpoint_tensors(ckpt: Path, module: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    state = json.loads((Path(ckpt) / "state.json").read_text())
+    raw = load_file(str(Path(ckpt) / "model.safetensors"))
+    prefix = module + "."
+    return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}, state
+
+
+def _write(weights_dir: Path, wid: str, tensors: dict[str, torch.Tensor], step: int) -> Path:
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    path = weights_dir / f"{wid}.safetensors"
+    save_file(tensors, str(path), metadata={"id": wid, "step": str(step)})
+    return path
+
+
+LICENCE = "weights trained on ../shared/data/train (BSDS500, ImageNet sample, Sun-Hays 80): research use only"
+
+
+def export_autoencoder(ckpt: Path, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """Stage-I generative autoencoder (E, D, codebook) -> weights/autoencoder.safetensors."""
+    tensors, state = _checkpoint_tensors(ckpt, "model")
+    out = {k: _ship_dtype(k, v) for k, v in tensors.items()}
+    path = _write(weights_dir, "autoencoder", out, state["step"])
+    entry = {
+        "id": "autoencoder", "file": path.name, "sha256": sha256_file(path),
+        "config": {"model": state["config"]["model"], "train": state["config"]["train"], "step": state["step"]},
+        "licence": LICENCE,
+        "description": "VQGAN-style generative autoencoder, x16, shared by glc/dlf/perco (GLC stage I)",
+    }
+    update_manifest(entry, weights_dir)
+    return entry
+
+
+def export_glc(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, decoder_ckpt_module: str | None = None) -> dict[str, Any]:
+    """Latent codec (+ fine-tuned decoder when the checkpoint has one) -> weights/glc.safetensors."""
+    tensors, state = _checkpoint_tensors(ckpt, "model")
+    out = {f"codec.{k}": _ship_dtype(k, v) for k, v in tensors.items()}
+    if decoder_ckpt_module:
+        dec, _ = _checkpoint_tensors(ckpt, decoder_ckpt_module)
+        out.update({f"decoder.{k}": _ship_dtype(k, v) for k, v in dec.items()})
+    manifest = json.loads((weights_dir / "manifest.json").read_text())
+    ae = next(e for e in manifest["weights"] if e["id"] == "autoencoder")
+    path = _write(weights_dir, "glc", out, state["step"])
+    entry = {
+        "id": "glc", "file": path.name, "sha256": sha256_file(path),
+        "config": {"model": state["config"]["model"], "train": state["config"]["train"], "step": state["step"],
+                   "autoencoder_weights": "autoencoder", "autoencoder_sha256": ae["sha256"]},
+        "licence": LICENCE,
+        "description": "GLC latent codec: transform coding in the autoencoder's latent space, categorical hyper",
+    }
+    update_manifest(entry, weights_dir)
+    return entry

@@ -1,0 +1,1 @@
+"""Encoder-side latent refinement (SGA) and ROI masks. Never imported by decoding."""

@@ -1,0 +1,133 @@
+"""GLC stage III: joint fine-tuning with pixel-level losses (decoder D trainable, E frozen).
+
+D_III = Charbonnier(x, x^) + w_per * L_per + lambda_adv * a * L_adv + lambda_code * CE(codes(E(x^)), codes(E(x)))
+L = bpp(y) + lambda(t) * D_III + w_latent * D_code(l, l_hat)
+with the non-binary MS-ILLM discriminator of stage I continuing to train,
+and the pixel-level code-prediction term of GLC (lambda_code = 0.05).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from gencodec.losses.adversarial import adaptive_weight, nonbinary_d_loss, nonbinary_g_loss
+from gencodec.losses.charbonnier import charbonnier
+from gencodec.losses.code_prediction import code_prediction_loss
+from gencodec.metrics.deep_features import DeepFeatureLoss
+from gencodec.nn.discriminator import NonBinaryDiscriminator
+from gencodec.nn.glc import GLCConfig, GLCLatentCodec
+from gencodec.training.checkpoint import load_module_weights
+from gencodec.training.data import CropSampler, list_images
+from gencodec.training.loop import lr_at, set_lr
+from gencodec.training.stages.glc_latent import load_autoencoder
+
+
+@dataclass
+class GLCJointTrainConfig:
+    autoencoder: str = "runs/ae1/checkpoint"
+    latent_codec: str = "runs/glc2/checkpoint"
+    data: list[str] = field(default_factory=lambda: ["../shared/data/train"])
+    crop: int = 256
+    batch: int = 4
+    lr: float = 5e-5
+    d_lr: float = 5e-5
+    total_steps: int = 2000
+    lambdas: tuple[float, ...] = (0.02, 0.05, 0.12, 0.3, 0.75)
+    w_per: float = 1.0
+    lambda_adv: float = 0.8
+    lambda_code: float = 0.05
+    w_latent: float = 0.1
+    adaptive_every: int = 8
+    seed: int = 0
+    bf16: bool = True
+
+
+class GLCJointStage:
+    name = "glc-joint"
+
+    def __init__(self, cfg: GLCJointTrainConfig) -> None:
+        self.cfg = cfg
+        self.total_steps = cfg.total_steps
+        torch.manual_seed(cfg.seed)
+        self.ae = load_autoencoder(cfg.autoencoder)
+        self.decoder = self.ae.decoder.requires_grad_(True).train()
+        state = json.loads((Path(cfg.latent_codec) / "state.json").read_text())
+        self.model_cfg = GLCConfig(**state["config"]["model"])
+        self.model = GLCLatentCodec(self.model_cfg)
+        load_module_weights(Path(cfg.latent_codec), {"model": self.model})
+        self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size)
+        load_module_weights(Path(cfg.autoencoder), {"nb_d": self.disc})
+        self.perceptual = DeepFeatureLoss()
+        self.opt = torch.optim.Adam(list(self.model.parameters()) + list(self.decoder.parameters()), lr=cfg.lr,
+                                    betas=(0.5, 0.9))
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
+        self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
+        self.log_lambdas = torch.tensor([math.log(v) for v in cfg.lambdas])
+        self.adv_w: float | None = None
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model, "decoder": self.decoder, "nb_d": self.disc}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"main": self.opt, "disc": self.opt_d}
+
+    def sampler_state(self) -> dict:
+        return {"rng": self.sampler.get_state(), "adv_w": self.adv_w}
+
+    def set_sampler_state(self, state: dict) -> None:
+        self.sampler.set_state(state["rng"])
+        self.adv_w = state["adv_w"]
+
+    def config(self) -> dict:
+        return {"train": asdict(self.cfg), "model": self.model_cfg.to_dict(), "autoencoder": self.ae.cfg.to_dict()}
+
+    def lam(self, t: torch.Tensor) -> torch.Tensor:
+        lo = t.floor().clamp(max=len(self.cfg.lambdas) - 2).long()
+        a = t - lo
+        return (self.log_lambdas[lo] * (1 - a) + self.log_lambdas[lo + 1] * a).exp()
+
+    def train_step(self, step: int) -> dict[str, float]:
+        c = self.cfg
+        set_lr(self.opt, lr_at(step, self.total_steps, c.lr, warmup=100))
+        set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr, warmup=100))
+        x, _ = self.sampler.batch(c.batch)
+        t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+            latent = self.ae.encode(x)
+            _, codes = self.ae.quantize(latent)
+        self.model.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+            out = self.model(latent, t)
+            x_hat = self.decoder(F.normalize(out["latent_hat"], dim=1)).float()
+            rec = charbonnier(x_hat, x)
+            per = self.perceptual(x_hat, x)
+            code_logits = self.ae.quantizer.logits(self.ae.encoder(x_hat)) * 25.0
+            g_adv = nonbinary_g_loss(self.disc(x_hat), codes)
+        pix_code = F.cross_entropy(code_logits.float(), codes)
+        d_latent, diag = code_prediction_loss(latent, out["latent_hat"], codes, self.ae.quantizer)
+        nll = rec + c.w_per * per + c.lambda_code * pix_code
+        if self.adv_w is None or step % c.adaptive_every == 0:
+            self.adv_w = float(adaptive_weight(nll, g_adv.float(), self.decoder.net[-2].weight))
+        distortion = nll + c.lambda_adv * self.adv_w * g_adv.float()
+        npix = x.shape[2] * x.shape[3]
+        bpp_y = -torch.log2(out["y_likelihood"]).sum(dim=(1, 2, 3)) / npix
+        loss = (bpp_y + self.lam(t) * distortion).mean() + c.w_latent * d_latent.mean() + out["hyper_vq_loss"]
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(self.model.parameters()) + list(self.decoder.parameters()), 1.0)
+        self.opt.step()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+            d_loss = nonbinary_d_loss(self.disc(x), self.disc(x_hat.detach()), codes)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.float().backward()
+        self.opt_d.step()
+        psnr = -10 * torch.log10((x_hat.detach() - x).square().mean().clamp_min(1e-10))
+        return {"loss": loss.item(), "bpp_y": bpp_y.mean().item(), "rec": rec.item(), "per": per.item(),
+                "pix_code": pix_code.item(), "g_adv": g_adv.item(), "d_loss": d_loss.item(), "psnr": psnr.item(),
+                **diag}
