@@ -172,6 +172,7 @@ def plot_rd(summary: list[dict[str, Any]], metrics: list[str], out: Path, n_imag
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     except ImportError:
         return [], "RD plots not written: matplotlib is not installed (pip install 'gencodec[bench]')"
     files = []
@@ -192,6 +193,9 @@ def plot_rd(summary: list[dict[str, Any]], metrics: list[str], out: Path, n_imag
             if part:
                 ax.plot(*zip(*part), "o", color=color, mfc="none", label=None if full else f"{codec} (partial)")
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("bits per pixel (real file size, log scale)")
         ax.set_ylabel(LABELS.get(m, m))
         ax.set_title(f"{SHORT.get(m, m)} vs bpp: mean over {n_images} image(s); hollow = not all images reached")
@@ -215,7 +219,10 @@ def _font(size: int) -> Any:
 
 
 def crop_grids(data: BenchData, out: Path) -> list[str]:
-    """crops_<image>_<bpp>.png: original | each codec at that target, labelled with codec and real bpp."""
+    """crops_<image>_<bpp>.png: original | each codec at that target, labelled with codec and real bpp.
+
+    Grids are drawn for the targets at least one codec reached on that image.
+    """
     from PIL import Image, ImageDraw
 
     files = []
@@ -225,6 +232,8 @@ def crop_grids(data: BenchData, out: Path) -> list[str]:
         orig = crop["original"]
         ch, cw = orig.shape[:2]
         for target in data.config["targets"]:
+            if not any((c["name"], target) in crop["tiles"] for c in data.codecs):
+                continue  # nobody reached this target on this image
             tiles: list[tuple[str, np.ndarray | None]] = [("original", orig)]
             for c in data.codecs:
                 got = crop["tiles"].get((c["name"], target))
@@ -363,6 +372,10 @@ def write_all(data: BenchData) -> dict[str, Any]:
     if why:
         notes.append(why)
     crops = crop_grids(data, out)
+    for pattern in ("rd_*.png", "crops_*.png"):  # figures left by an earlier run in the same folder
+        for stale in out.glob(pattern):
+            if stale.name not in plots and stale.name not in crops:
+                stale.unlink()
     results = _clean(
         {
             "schema": "gic-bench/1",

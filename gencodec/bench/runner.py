@@ -663,6 +663,7 @@ def run_bench(cfg: BenchConfig) -> BenchData:
                     for m in metrics.names:
                         row[m] = None
                     if rec is not None:
+                        rec = rec if rec.flags.writeable else rec.copy()  # decoders may return read-only views
                         row.update(metrics.per_image(img, rec))
                         f = metrics.features(rec)
                         if f is not None:

@@ -32,20 +32,28 @@ def _floats(ctx: click.Context, param: click.Parameter, value: str) -> list[floa
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--models", default="all", show_default=True, help="Comma-separated gic models, 'all' or 'none'.")
 @click.option(
-    "--bpp", "targets", default="0.005,0.01,0.02,0.04,0.08", show_default=True, callback=_floats,
+    "--bpp",
+    "targets",
+    default="0.005,0.01,0.02,0.04,0.08",
+    show_default=True,
+    callback=_floats,
     help="Comma-separated target bpp values.",
 )
 @click.option(
     "--anchors", default="jpeg,webp,avif,heic,jxl", show_default=True, help="Comma-separated anchors or 'none'."
 )
 @click.option(
-    "--bd-anchor", default="heic", show_default=True,
+    "--bd-anchor",
+    default="heic",
+    show_default=True,
     help="Reference codec of the BD-rates (added to the run if missing; 'none' for no BD-rates).",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-out"), show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N images (sorted by name).")
 @click.option(
-    "--crops", default="kodim04,kodim14,kodim23", show_default=True,
+    "--crops",
+    default="kodim04,kodim14,kodim23",
+    show_default=True,
     help="Image names (without extension) to draw crop grids for; 'none' for no grids.",
 )
 @click.option("--resume", is_flag=True, help="Reuse the jobs logged in OUT/rows.jsonl whose streams are on disk.")

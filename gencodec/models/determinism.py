@@ -1,7 +1,9 @@
 """The entropy-parameter island: CPU, float64, no autocast, no autograd.
 
 Every tensor that decides a probability model (prior parameters of y, the
-rate gains) is computed here on both encoder and decoder. float64 makes a
+rate gains) is computed here on both encoder and decoder, and so is the
+synthesis of the output image (fp32 CPU kernels were measured to give
+different pixels with 1 and 2 threads; float64 gives identical ones). float64 makes a
 thread-count or kernel difference in the last bits far too small to move a
 value across a grid edge of ``gencodec.entropy.params``, and the parameter
 hash in the stream catches the vanishing remainder.

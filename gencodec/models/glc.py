@@ -68,7 +68,9 @@ class GLCCodec:
         self.h_s64 = island_copy(net.h_s)
         self.y_gain64 = island_copy(net.y_gain)
         self.codebook64 = net.hyper_vq.codes().detach().to(torch.float64)
-        self.synthesis_dtype = torch.float32
+        # synthesis runs in float64 so pixels do not depend on thread count or CPU kernels
+        self.g_s64 = island_copy(net.g_s)
+        self.decoder64 = island_copy(self.ae.decoder)
 
     def rate_index(self, rate: int) -> torch.Tensor:
         return torch.tensor([rate / 255.0 * (self.cfg.n_rates - 1)], dtype=torch.float64)
@@ -80,9 +82,9 @@ class GLCCodec:
             return mu, log_sigma.clamp(-6.0, 8.0).exp(), self.y_gain64(self.rate_index(rate))
 
     def _synthesize(self, y_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
-        with torch.no_grad():
-            latent = self.net.g_s(y_hat.to(self.synthesis_dtype))
-            x = self.ae.decode(F.normalize(latent, dim=1))
+        with parameter_island():
+            latent = self.g_s64(y_hat.to(torch.float64))
+            x = self.decoder64(F.normalize(latent, dim=1))
         return to_uint8(x, height, width)
 
     def analyze(self, img: np.ndarray) -> _Analysis:

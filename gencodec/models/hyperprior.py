@@ -48,7 +48,8 @@ class HyperpriorCodec:
         self.h_s64 = island_copy(net.h_s)
         self.y_gain64 = island_copy(net.y_gain)
         self.z_gain64 = island_copy(net.z_gain)
-        self.synthesis_dtype = torch.float32
+        # synthesis also runs in float64: fp32 CPU kernels give different pixels for 1 and 2 threads
+        self.g_s64 = island_copy(net.g_s)
 
     # -- helpers ------------------------------------------------------------
     def rate_index(self, rate: int) -> torch.Tensor:
@@ -62,8 +63,8 @@ class HyperpriorCodec:
             return mu, log_sigma.clamp(-6.0, 8.0).exp(), self.y_gain64(t)
 
     def _synthesize(self, y_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
-        with torch.no_grad():
-            x = self.net.g_s(y_hat.to(self.synthesis_dtype))
+        with parameter_island():
+            x = self.g_s64(y_hat.to(torch.float64))
         return to_uint8((x + 1) / 2, height, width)
 
     # -- codec interface ------------------------------------------------------
