@@ -88,10 +88,18 @@ def encode(
     analysis = codec.analyze(img)
     coded: dict[int, object] = {}
 
-    def stream_at(r: int) -> bytes:
-        enc = codec.code(analysis, r)
-        coded[r] = enc
+    def stream_at(r: int, exact: bool = True) -> bytes:
+        enc = codec.code(analysis, r, exact)
+        if exact:
+            coded[r] = enc
         return pack(Header(header.model_code, header.weights_tag, h, w, r), enc.sections)
+
+    def search(target: float) -> int:
+        """Search on fast (untrimmed, slightly longer) sizes, then settle the last steps on exact sizes."""
+        r = search_rate(lambda r: len(stream_at(r, exact=False)), target).rate
+        while r < 255 and len(stream_at(r + 1)) <= target:
+            r += 1
+        return r
 
     if rate is None and bpp is None and size is None:
         rate = 128
@@ -104,7 +112,7 @@ def encode(
         if target <= 0:
             raise ValueError("target size must be positive")
         try:
-            chosen = search_rate(lambda r: len(stream_at(r)), target).rate
+            chosen = search(target)
         except RateUnreachable:
             lo, hi = len(stream_at(0)), len(stream_at(255))
             raise RateUnreachable(
@@ -119,7 +127,7 @@ def encode(
         coded.clear()
         notes.append(note)
         if rate is None:
-            chosen = search_rate(lambda r: len(stream_at(r)), target).rate
+            chosen = search(target)
     data = stream_at(chosen)
     enc = coded[chosen]
     recon = codec.reconstruct(analysis, enc)

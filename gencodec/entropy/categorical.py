@@ -30,7 +30,7 @@ def _probs(table: np.ndarray, channels: np.ndarray) -> np.ndarray:
     return t[channels]
 
 
-def encode(symbols: np.ndarray, table: np.ndarray) -> bytes:
+def encode(symbols: np.ndarray, table: np.ndarray, exact: bool = True) -> bytes:
     """Code symbols of shape (C, ...) with values in [0, S); channel c uses table[c]."""
     symbols = np.asarray(symbols)
     c = symbols.shape[0]
@@ -48,7 +48,8 @@ def encode(symbols: np.ndarray, table: np.ndarray) -> bytes:
     enc = constriction.stream.queue.RangeEncoder()
     if sym.size:
         enc.encode(sym, constriction.stream.model.Categorical(perfect=False), _probs(table, channels))
-    return trim(words_to_bytes(enc.get_compressed()), _decodes)
+    full = words_to_bytes(enc.get_compressed())
+    return trim(full, _decodes) if exact else full
 
 
 def _decode(payload: bytes, table: np.ndarray, per_channel: int) -> np.ndarray:

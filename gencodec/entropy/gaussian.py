@@ -63,13 +63,18 @@ def _decode(payload: bytes, scale_idx: np.ndarray) -> np.ndarray:
     return q.astype(np.int32)
 
 
-def encode(q: np.ndarray, scale_idx: np.ndarray) -> bytes:
-    """Code integer residuals q with per-symbol scale indices; returns trimmed bytes."""
+def encode(q: np.ndarray, scale_idx: np.ndarray, exact: bool = True) -> bytes:
+    """Code integer residuals q with per-symbol scale indices; returns trimmed bytes.
+
+    exact=False skips the trimming (a few bytes longer, much faster): for rate search.
+    """
     q = np.asarray(q).ravel()
     scale_idx = np.asarray(scale_idx).ravel()
     if q.shape != scale_idx.shape:
         raise ValueError("symbols and scale indices must have the same size")
     full = words_to_bytes(_encode_words(q, scale_idx))
+    if not exact:
+        return full
     return trim(full, lambda b: bool(np.array_equal(_decode(b, scale_idx), q)))
 
 

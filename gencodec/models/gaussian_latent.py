@@ -32,13 +32,13 @@ def _indices(mu: torch.Tensor, sigma: torch.Tensor, gain: torch.Tensor) -> tuple
 
 
 def encode_latent(
-    y: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, gain: torch.Tensor
+    y: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, gain: torch.Tensor, exact: bool = True
 ) -> tuple[bytes, torch.Tensor, float]:
     """Return (payload, y_hat float64, estimated bits) for float64 tensors on the CPU."""
     mu_idx, sc_idx = _indices(mu, sigma, gain)
     mean = means_from_indices(mu_idx)
     q = np.rint((y * gain).numpy() - mean).astype(np.int64)
-    payload = params_hash(mu_idx, sc_idx) + gaussian.encode(q, sc_idx)
+    payload = params_hash(mu_idx, sc_idx) + gaussian.encode(q, sc_idx, exact)
     y_hat = torch.from_numpy(q + mean) / gain
     return payload, y_hat, gaussian.estimate_bits(q, sc_idx) + 8 * HASH_BYTES
 

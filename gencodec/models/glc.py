@@ -95,9 +95,9 @@ class GLCCodec:
             _, z_idx = self.net.hyper_vq.lookup(self.net.h_a(y))
         return _Analysis(h, w, to_island(y), z_idx[0].numpy().astype(np.int64))
 
-    def code(self, a: _Analysis, rate: int) -> Encoded:
+    def code(self, a: _Analysis, rate: int, exact: bool = True) -> Encoded:
         hyper = fixed_length.pack(a.z_idx, self.cfg.hyper_codebook)
-        latent, y_hat, bits = encode_latent(a.y, *self._prior(a.z_idx, rate))
+        latent, y_hat, bits = encode_latent(a.y, *self._prior(a.z_idx, rate), exact=exact)
         est = {"hyper": 8.0 * len(hyper), "latent": bits}
         return Encoded(rate, [hyper, latent], est, state=y_hat)
 

@@ -76,14 +76,14 @@ class HyperpriorCodec:
             z = self.net.h_a(y)
         return _Analysis(h, w, to_island(y), to_island(z))
 
-    def code(self, a: _Analysis, rate: int) -> Encoded:
+    def code(self, a: _Analysis, rate: int, exact: bool = True) -> Encoded:
         t = self.rate_index(rate)
         k = self.cfg.z_half_range
         with parameter_island():
             z_int = torch.round(a.z * self.z_gain64(t)).clamp(-k, k)
         z_sym = (z_int[0].numpy().astype(np.int64) + k).reshape(z_int.shape[1], -1)
-        hyper = categorical.encode(z_sym, self.table)
-        latent, y_hat, latent_bits = encode_latent(a.y, *self._prior(z_int, rate))
+        hyper = categorical.encode(z_sym, self.table, exact)
+        latent, y_hat, latent_bits = encode_latent(a.y, *self._prior(z_int, rate), exact=exact)
         est = {"hyper": categorical.estimate_bits(z_sym, self.table), "latent": latent_bits}
         return Encoded(rate, [hyper, latent], est, state=y_hat)
 
