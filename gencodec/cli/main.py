@@ -49,6 +49,8 @@ def cli() -> None:
 )
 @click.option("--roi-weights", default="1,0.2", show_default=True, help="Distortion weights FG,BG for --roi.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for refinement.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Parallel worker processes when INPUT is a folder or glob.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--max-pixels", type=int, default=1 << 24, show_default=True, help="Refuse larger inputs.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary line or progress bar.")
@@ -67,13 +69,15 @@ def encode(
     roi: Path | None,
     roi_weights: str,
     seed: int,
+    jobs: int,
     force: bool,
     max_pixels: int,
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Compress an image to a .gic file."""
+    """Compress an image (or a folder / glob of images, with -o OUTDIR) to .gic files."""
     from gencodec.api import encode as api_encode
+    from gencodec.batch import is_batch_input
     from gencodec.image_io import load_image, write_atomic
     from gencodec.models.registry import DEFAULT_MODEL
 
@@ -83,6 +87,13 @@ def encode(
         raise click.BadParameter("must be positive", param_hint="--bpp")
     if size_bytes is not None and size_bytes <= 0:
         raise click.BadParameter("must be positive", param_hint="--size")
+    if is_batch_input(str(input)):
+        if roi is not None:
+            raise click.UsageError("--roi needs a single input image")
+        options = dict(model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate, refine=refine,
+                       refine_steps=steps, time_limit=time_limit, seed=seed, max_pixels=max_pixels)
+        _run_batch("encode", input, output, options, jobs, force, quiet, as_json)
+        return
     output = output or input.with_suffix(".gic")
     if output.exists() and not force:
         raise FileExistsError(f"{output}: already exists (use --force to overwrite)")
@@ -132,6 +143,8 @@ def encode(
 @cli.command()
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output PNG (default: INPUT with .png suffix).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Parallel worker processes when INPUT is a folder or glob.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option(
     "--max-pixels", type=int, default=1 << 24, show_default=True, help="Refuse streams declaring more pixels."
@@ -139,11 +152,17 @@ def encode(
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @guarded
-def decode(input: Path, output: Path | None, force: bool, max_pixels: int, quiet: bool, as_json: bool) -> None:
-    """Decompress a .gic file to PNG."""
+def decode(
+    input: Path, output: Path | None, jobs: int, force: bool, max_pixels: int, quiet: bool, as_json: bool
+) -> None:
+    """Decompress a .gic file (or a folder / glob of them, with -o OUTDIR) to PNG."""
     from gencodec.api import decode as api_decode
+    from gencodec.batch import is_batch_input
     from gencodec.image_io import png_bytes, write_atomic
 
+    if is_batch_input(str(input)):
+        _run_batch("decode", input, output, {"max_pixels": max_pixels}, jobs, force, quiet, as_json)
+        return
     t0 = time.perf_counter()
     output = output or input.with_suffix(".png")
     if output.exists() and not force:
@@ -242,6 +261,48 @@ def models(as_json: bool) -> None:
         name = r["model"] + (" (default)" if r["default"] else "")
         t.add_row(name, str(r["code"]), r["weights"] or "missing", (r["sha256"] or "")[:16], r["description"] or "")
     Console().print(t)
+
+
+def _run_batch(kind: str, input: Path, output: Path | None, options: dict, jobs: int, force: bool, quiet: bool,
+               as_json: bool) -> None:
+    """Code every file of a folder or glob; one progress bar; summary; exit 1 if any file failed."""
+    from gencodec.batch import IMAGE_SUFFIXES, collect, plan, run
+
+    if output is None:
+        raise click.UsageError("a folder or glob input needs -o OUTDIR")
+    if output.exists() and not output.is_dir():
+        raise click.UsageError(f"{output} is not a folder")
+    suffixes = IMAGE_SUFFIXES if kind == "encode" else {".gic"}
+    root, files = collect(str(input), suffixes)
+    if not files:
+        raise FileNotFoundError(f"{input}: no {'images' if kind == 'encode' else '.gic files'} found")
+    job_list = plan(root, files, output, ".gic" if kind == "encode" else ".png")
+    counts = {"ok": 0, "skipped": 0, "failed": 0}
+    failures: list[dict] = []
+    t0 = time.perf_counter()
+    show_bar = not (quiet or as_json)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(kind), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), disable=not show_bar, transient=True) as bar:
+        task = bar.add_task(kind, total=len(job_list))
+        for row in run(kind, job_list, options, jobs, force):
+            counts[row["status"]] += 1
+            if row["status"] == "failed":
+                failures.append(row)
+            if as_json:
+                click.echo(json.dumps(row))
+            bar.advance(task)
+    dt = time.perf_counter() - t0
+    if not as_json and not quiet:
+        click.echo(f"{kind}: {counts['ok']} ok, {counts['skipped']} skipped (exist; --force to redo), "
+                   f"{counts['failed']} failed in {dt:.1f} s ({len(job_list) / dt * 60:.1f} files/min)")
+    for row in failures:
+        msg = row["error"] if row["error"].startswith(row["input"]) else f"{row['input']}: {row['error']}"
+        click.echo(f"error: {msg}", err=True)
+    if failures:
+        raise SystemExit(1)
 
 
 def _read(path: Path) -> bytes:
