@@ -99,7 +99,14 @@ class VQAutoencoder(nn.Module):
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         return self.decoder(latent)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, quantize_prob: float = 1.0) -> dict[str, torch.Tensor]:
+        """Training pass. Each sample is decoded from its quantized latent with probability
+        ``quantize_prob`` and from its continuous (unit-norm) latent otherwise, so D also learns
+        to decode the continuous latents that the latent codecs (GLC, DLF) reconstruct."""
         latent = self.encode(x)
         q = self.quantizer(latent)
-        return {"x_hat": self.decode(q["latent_q"]), "latent": latent, **q}
+        dec_in = q["latent_q"]
+        if quantize_prob < 1.0:
+            keep = (torch.rand(x.shape[0], 1, 1, 1) < quantize_prob).to(latent.dtype)
+            dec_in = keep * q["latent_q"] + (1 - keep) * latent
+        return {"x_hat": self.decode(dec_in), "latent": latent, **q}

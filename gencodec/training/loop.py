@@ -50,8 +50,9 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
         g["lr"] = lr
 
 
-def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, log_every: int = 50) -> int:
-    """Train until the time budget or the stage's total steps; return the final step."""
+def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, log_every: int = 50,
+        stop_at: int | None = None) -> int:
+    """Train until the time budget, ``stop_at`` or the stage's total steps; return the final step."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / "checkpoint"
@@ -75,7 +76,8 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
 
     previous = signal.signal(signal.SIGTERM, _request_stop)
     try:
-        while step < stage.total_steps and (time.monotonic() - t0) < minutes * 60 and not stop["requested"]:
+        last = min(stage.total_steps, stop_at or stage.total_steps)
+        while step < last and (time.monotonic() - t0) < minutes * 60 and not stop["requested"]:
             metrics = stage.train_step(step)
             step += 1
             for k, v in metrics.items():

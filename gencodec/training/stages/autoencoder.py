@@ -40,6 +40,7 @@ class AutoencoderTrainConfig:
     w_rec: float = 1.0
     w_per: float = 1.0
     lambda_adv: float = 0.8
+    quantize_prob: float = 0.5  # share of samples decoded from quantized codes (the rest: continuous latents)
     gan_start: float = 0.3
     nonbinary_start: float = 0.6
     adaptive_every: int = 8  # recompute the adaptive GAN weight every N steps (it costs two extra backward passes)
@@ -99,7 +100,7 @@ class AutoencoderStage:
         x, _ = self.sampler.batch(c.batch)
         self.model.train()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
-            out = self.model(x)
+            out = self.model(x, self.cfg.quantize_prob)
             x_hat = out["x_hat"].float()
             rec = charbonnier(x_hat, x)
             per = self.perceptual(x_hat, x)
