@@ -17,6 +17,7 @@ import numpy as np
 from gencodec.container import Header, model_code, pack, unpack
 from gencodec.container.errors import WeightsMismatch
 from gencodec.container.format import DEFAULT_MAX_PIXELS, MAX_SIDE
+from gencodec.models.devices import resolve_device
 from gencodec.models.registry import DEFAULT_MODEL, load_codec
 from gencodec.rate_control import RateUnreachable, search_rate
 
@@ -63,6 +64,7 @@ def encode(
     roi_weights: tuple[float, float] = (1.0, 0.2),
     seed: int = 0,
     progress: Callable[[int, int, dict], None] | None = None,
+    device: str = "cpu",
     weights_dir: Path | None = None,
 ) -> EncodeResult:
     """Encode at a target bpp, a target size in bytes, or an explicit rate point (0..255).
@@ -84,6 +86,7 @@ def encode(
     if roi is not None and np.shape(roi) != (h, w):
         raise ValueError(f"ROI mask must have the image size {w}x{h}, got {np.shape(roi)[::-1]}")
     codec = load_codec(model, weights_dir)
+    codec.set_device(resolve_device(device))
     header = Header(model_code=model_code(model), weights_tag=codec.weights.tag, height=h, width=w, rate=0)
     analysis = codec.analyze(img)
     coded: dict[int, object] = {}
@@ -168,10 +171,18 @@ def _refine(codec, analysis, img, rate, stream_bytes, enc, target_bytes, steps, 
     return codec.with_latent(analysis, res.y), rate, note
 
 
-def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, weights_dir: Path | None = None) -> np.ndarray:
-    """Decode .gic bytes to a uint8 HxWx3 image; raises BitstreamError subclasses on bad input."""
+def decode(
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, device: str = "cpu", weights_dir: Path | None = None
+) -> np.ndarray:
+    """Decode .gic bytes to a uint8 HxWx3 image; raises BitstreamError subclasses on bad input.
+
+    On the CPU the result is bit-identical to the encoder's reconstruction; on a GPU
+    synthesis runs in float32 and may differ by a few levels.
+    """
     header, sections = unpack(data, max_pixels=max_pixels)
+    target = resolve_device(device)
     codec = load_codec(header.model, weights_dir)
+    codec.set_device(target)
     if header.weights_tag != codec.weights.tag:
         raise WeightsMismatch(
             f"stream was made with other {header.model!r} weights (tag {header.weights_tag:02x}); "

@@ -49,6 +49,8 @@ def cli() -> None:
 )
 @click.option("--roi-weights", default="1,0.2", show_default=True, help="Distortion weights FG,BG for --roi.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for refinement.")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+              help="Where the transforms run (entropy parameters always on the CPU).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Parallel worker processes when INPUT is a folder or glob.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
@@ -69,6 +71,7 @@ def encode(
     roi: Path | None,
     roi_weights: str,
     seed: int,
+    device: str,
     jobs: int,
     force: bool,
     max_pixels: int,
@@ -91,7 +94,7 @@ def encode(
         if roi is not None:
             raise click.UsageError("--roi needs a single input image")
         options = dict(model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate, refine=refine,
-                       refine_steps=steps, time_limit=time_limit, seed=seed, max_pixels=max_pixels)
+                       refine_steps=steps, time_limit=time_limit, seed=seed, max_pixels=max_pixels, device=device)
         _run_batch("encode", input, output, options, jobs, force, quiet, as_json)
         return
     output = output or input.with_suffix(".gic")
@@ -109,7 +112,8 @@ def encode(
         for note in mask_notes:
             click.echo(f"warning: {roi}: {note}", err=True)
     kwargs = dict(model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate, refine=refine,
-                  refine_steps=steps, time_limit=time_limit, roi=mask, roi_weights=weights, seed=seed)
+                  refine_steps=steps, time_limit=time_limit, roi=mask, roi_weights=weights, seed=seed,
+                  device=device)
     if (refine or roi is not None) and not (quiet or as_json):
         from gencodec.cli.progress import refinement_progress
 
@@ -143,6 +147,8 @@ def encode(
 @cli.command()
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output PNG (default: INPUT with .png suffix).")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+              help="Where the transforms run (entropy parameters always on the CPU).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Parallel worker processes when INPUT is a folder or glob.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
@@ -153,7 +159,8 @@ def encode(
 @click.option("--json", "as_json", is_flag=True)
 @guarded
 def decode(
-    input: Path, output: Path | None, jobs: int, force: bool, max_pixels: int, quiet: bool, as_json: bool
+    input: Path, output: Path | None, device: str, jobs: int, force: bool, max_pixels: int, quiet: bool,
+    as_json: bool,
 ) -> None:
     """Decompress a .gic file (or a folder / glob of them, with -o OUTDIR) to PNG."""
     from gencodec.api import decode as api_decode
@@ -161,14 +168,15 @@ def decode(
     from gencodec.image_io import png_bytes, write_atomic
 
     if is_batch_input(str(input)):
-        _run_batch("decode", input, output, {"max_pixels": max_pixels}, jobs, force, quiet, as_json)
+        _run_batch("decode", input, output, {"max_pixels": max_pixels, "device": device}, jobs, force, quiet,
+                   as_json)
         return
     t0 = time.perf_counter()
     output = output or input.with_suffix(".png")
     if output.exists() and not force:
         raise FileExistsError(f"{output}: already exists (use --force to overwrite)")
     data = _read(input)
-    img = api_decode(data, max_pixels=max_pixels)
+    img = api_decode(data, max_pixels=max_pixels, device=device)
     write_atomic(output, png_bytes(img), force=force, protect=(input,))
     dt = time.perf_counter() - t0
     h, w = img.shape[:2]

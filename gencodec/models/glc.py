@@ -71,6 +71,13 @@ class GLCCodec:
         # synthesis runs in float64 so pixels do not depend on thread count or CPU kernels
         self.g_s64 = island_copy(net.g_s)
         self.decoder64 = island_copy(self.ae.decoder)
+        self.device = torch.device("cpu")
+
+    def set_device(self, device: torch.device) -> None:
+        """Run analysis (and, off the CPU, float32 synthesis) on ``device``; the island stays on the CPU."""
+        self.device = device
+        for m in (self.ae, self.net.g_a, self.net.h_a, self.net.g_s, self.net.hyper_vq):
+            m.to(device)
 
     def rate_index(self, rate: int) -> torch.Tensor:
         return torch.tensor([rate / 255.0 * (self.cfg.n_rates - 1)], dtype=torch.float64)
@@ -82,6 +89,10 @@ class GLCCodec:
             return mu, log_sigma.clamp(-6.0, 8.0).exp(), self.y_gain64(self.rate_index(rate))
 
     def _synthesize(self, y_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
+        if self.device.type != "cpu":
+            with torch.no_grad():
+                x = self.ae.decode(F.normalize(self.net.g_s(y_hat.to(self.device, torch.float32)), dim=1))
+            return to_uint8(x, height, width)
         with parameter_island():
             latent = self.g_s64(y_hat.to(torch.float64))
             x = self.decoder64(F.normalize(latent, dim=1))
@@ -89,11 +100,11 @@ class GLCCodec:
 
     def analyze(self, img: np.ndarray) -> _Analysis:
         h, w = img.shape[:2]
-        x = pad_to_multiple(to_tensor(img), MULTIPLE)
+        x = pad_to_multiple(to_tensor(img), MULTIPLE).to(self.device)
         with torch.no_grad():
             y = self.net.g_a(self.ae.encode(x))
             _, z_idx = self.net.hyper_vq.lookup(self.net.h_a(y))
-        return _Analysis(h, w, to_island(y), z_idx[0].numpy().astype(np.int64))
+        return _Analysis(h, w, to_island(y), z_idx[0].cpu().numpy().astype(np.int64))
 
     def code(self, a: _Analysis, rate: int, exact: bool = True) -> Encoded:
         hyper = fixed_length.pack(a.z_idx, self.cfg.hyper_codebook)

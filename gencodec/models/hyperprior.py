@@ -50,6 +50,13 @@ class HyperpriorCodec:
         self.z_gain64 = island_copy(net.z_gain)
         # synthesis also runs in float64: fp32 CPU kernels give different pixels for 1 and 2 threads
         self.g_s64 = island_copy(net.g_s)
+        self.device = torch.device("cpu")
+
+    def set_device(self, device: torch.device) -> None:
+        """Run analysis (and, off the CPU, float32 synthesis) on ``device``; the island stays on the CPU."""
+        self.device = device
+        for m in (self.net.g_a, self.net.h_a, self.net.g_s):
+            m.to(device)
 
     # -- helpers ------------------------------------------------------------
     def rate_index(self, rate: int) -> torch.Tensor:
@@ -63,6 +70,10 @@ class HyperpriorCodec:
             return mu, log_sigma.clamp(-6.0, 8.0).exp(), self.y_gain64(t)
 
     def _synthesize(self, y_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
+        if self.device.type != "cpu":
+            with torch.no_grad():
+                x = self.net.g_s(y_hat.to(self.device, torch.float32))
+            return to_uint8((x + 1) / 2, height, width)
         with parameter_island():
             x = self.g_s64(y_hat.to(torch.float64))
         return to_uint8((x + 1) / 2, height, width)
@@ -70,7 +81,7 @@ class HyperpriorCodec:
     # -- codec interface ------------------------------------------------------
     def analyze(self, img: np.ndarray) -> _Analysis:
         h, w = img.shape[:2]
-        x = pad_to_multiple(to_tensor(img), self.cfg.downsample)
+        x = pad_to_multiple(to_tensor(img), self.cfg.downsample).to(self.device)
         with torch.no_grad():
             y = self.net.g_a(x * 2 - 1)
             z = self.net.h_a(y)
