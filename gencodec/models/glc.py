@@ -23,7 +23,7 @@ from gencodec.entropy import fixed_length
 from gencodec.models.base import Encoded, RefineProblem, latent_size, pad_to_multiple, to_tensor, to_uint8
 from gencodec.models.determinism import island_copy, parameter_island, to_island
 from gencodec.models.gaussian_latent import decode_latent, encode_latent
-from gencodec.models.weights import WeightsEntry, WeightsError
+from gencodec.models.weights import WeightsEntry, WeightsError, load_state
 from gencodec.nn.glc import GLCConfig, GLCLatentCodec
 from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
 
@@ -36,7 +36,7 @@ def build_autoencoder(entry: WeightsEntry, tensors: dict[str, torch.Tensor]) -> 
     raw = entry.config["model"]
     cfg = AutoencoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
     ae = VQAutoencoder(cfg)
-    ae.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+    load_state(ae, {k: v.float() for k, v in tensors.items()})
     return ae.eval().requires_grad_(False)
 
 
@@ -60,10 +60,10 @@ class GLCCodec:
         self.ae = build_autoencoder(ae_entry, ae_tensors)
         decoder = {k[len("decoder."):]: v.float() for k, v in tensors.items() if k.startswith("decoder.")}
         if decoder:
-            self.ae.decoder.load_state_dict(decoder, strict=True)
+            load_state(self.ae.decoder, decoder)
         self.cfg = GLCConfig(**entry.config["model"])
         net = GLCLatentCodec(self.cfg)
-        net.load_state_dict({k[len("codec."):]: v.float() for k, v in tensors.items() if k.startswith("codec.")})
+        load_state(net, {k[len("codec."):]: v.float() for k, v in tensors.items() if k.startswith("codec.")})
         self.net = net.eval().requires_grad_(False)
         self.h_s64 = island_copy(net.h_s)
         self.y_gain64 = island_copy(net.y_gain)

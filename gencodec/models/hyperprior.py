@@ -19,7 +19,7 @@ from gencodec.entropy import categorical
 from gencodec.models.base import Encoded, RefineProblem, latent_size, pad_to_multiple, to_tensor, to_uint8
 from gencodec.models.determinism import island_copy, parameter_island, to_island
 from gencodec.models.gaussian_latent import decode_latent, encode_latent
-from gencodec.models.weights import WeightsEntry
+from gencodec.models.weights import WeightsEntry, load_state
 from gencodec.nn.pixel_hyperprior import HyperpriorConfig, PixelHyperprior
 
 TABLE_KEY = "z_prior.table"
@@ -43,7 +43,7 @@ class HyperpriorCodec:
         self.table = tensors[TABLE_KEY].numpy().astype(np.int32)
         state = {k: v.float() for k, v in tensors.items() if k != TABLE_KEY}
         net = PixelHyperprior(self.cfg)
-        net.load_state_dict(state, strict=True)
+        load_state(net, state)
         self.net = net.eval().requires_grad_(False)
         self.h_s64 = island_copy(net.h_s)
         self.y_gain64 = island_copy(net.y_gain)

@@ -45,6 +45,14 @@ class WeightsEntry:
         return int(self.sha256[:2], 16)
 
 
+def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Strict load that tolerates only missing training statistics (codebook usage counters)."""
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("usage")]
+    if missing or unexpected:
+        raise WeightsError(f"weights do not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -19,7 +19,8 @@ class CosineVectorQuantizer(nn.Module):
         super().__init__()
         self.size, self.dim, self.beta = size, dim, beta
         self.codebook = nn.Parameter(F.normalize(torch.randn(size, dim), dim=1))
-        self.register_buffer("usage", torch.zeros(size), persistent=False)
+        # running code usage; persistent so a resumed run restarts exactly the same dead codes
+        self.register_buffer("usage", torch.zeros(size))
 
     def codes(self) -> torch.Tensor:
         return F.normalize(self.codebook.float(), dim=1)

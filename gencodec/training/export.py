@@ -22,6 +22,11 @@ from gencodec.models.weights import WEIGHTS_DIR, sha256_file
 KEEP_FP32 = ("gain", "prior", "codebook", "embed")
 
 
+def _inference_only(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop training statistics (codebook usage counters) from exported weights."""
+    return {k: v for k, v in tensors.items() if not k.endswith(".usage")}
+
+
 def _ship_dtype(key: str, v: torch.Tensor) -> torch.Tensor:
     if not v.is_floating_point() or any(s in key for s in KEEP_FP32):
         return v.contiguous()
@@ -78,7 +83,7 @@ LICENCE = "weights trained on ../shared/data/train (BSDS500, ImageNet sample, Su
 def export_autoencoder(ckpt: Path, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
     """Stage-I generative autoencoder (E, D, codebook) -> weights/autoencoder.safetensors."""
     tensors, state = _checkpoint_tensors(ckpt, "model")
-    out = {k: _ship_dtype(k, v) for k, v in tensors.items()}
+    out = {k: _ship_dtype(k, v) for k, v in _inference_only(tensors).items()}
     path = _write(weights_dir, "autoencoder", out, state["step"])
     entry = {
         "id": "autoencoder", "file": path.name, "sha256": sha256_file(path),
@@ -93,7 +98,7 @@ def export_autoencoder(ckpt: Path, weights_dir: Path = WEIGHTS_DIR) -> dict[str,
 def export_glc(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, decoder_ckpt_module: str | None = None) -> dict[str, Any]:
     """Latent codec (+ fine-tuned decoder when the checkpoint has one) -> weights/glc.safetensors."""
     tensors, state = _checkpoint_tensors(ckpt, "model")
-    out = {f"codec.{k}": _ship_dtype(k, v) for k, v in tensors.items()}
+    out = {f"codec.{k}": _ship_dtype(k, v) for k, v in _inference_only(tensors).items()}
     if decoder_ckpt_module:
         dec, _ = _checkpoint_tensors(ckpt, decoder_ckpt_module)
         out.update({f"decoder.{k}": _ship_dtype(k, v) for k, v in dec.items()})
