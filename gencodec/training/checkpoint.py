@@ -82,7 +82,10 @@ def load_module_weights(path: Path, modules: dict[str, torch.nn.Module], strict:
     for name, m in modules.items():
         prefix = name + "."
         sub = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
-        m.load_state_dict(sub, strict=strict)
+        missing, unexpected = m.load_state_dict(sub, strict=False)
+        missing = [k for k in missing if not k.endswith("usage")]  # statistics added after some checkpoints
+        if strict and (missing or unexpected):
+            raise RuntimeError(f"checkpoint does not match module {name!r}: missing {missing}, unexpected {unexpected}")
 
 
 def load_checkpoint(
