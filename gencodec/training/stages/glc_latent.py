@@ -116,7 +116,11 @@ class GLCLatentStage:
         self.opt.step()
         if step % 200 == 0:
             self.model.hyper_vq.restart_dead_codes(self.model.h_a(self.model.g_a(latent)).detach())
+        n = self.model_cfg.n_rates
+        lo, hi = t < 1, t > n - 2  # the lowest and highest rate segments, to see the range being learned
         return {
             "loss": loss.item(), "bpp_y": bpp_y.mean().item(), "bpp_z": z_positions * self.hyper_bits / npix,
+            "bpp_lo": bpp_y[lo].mean().item() if lo.any() else float("nan"),
+            "bpp_hi": bpp_y[hi].mean().item() if hi.any() else float("nan"),
             "d_code": d_code.mean().item(), **diag,
         }
