@@ -66,6 +66,7 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
     t0 = time.monotonic()
     last_ckpt = t0
     acc: dict[str, float] = {}
+    counts: dict[str, int] = {}
     n_acc = 0
     writer_file = log_path.open("a", newline="")
     writer: csv.DictWriter | None = None
@@ -81,11 +82,13 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
             metrics = stage.train_step(step)
             step += 1
             for k, v in metrics.items():
-                acc[k] = acc.get(k, 0.0) + float(v)
+                if not math.isnan(float(v)):  # a metric may be undefined for a step (e.g. no sample in a range)
+                    acc[k] = acc.get(k, 0.0) + float(v)
+                    counts[k] = counts.get(k, 0) + 1
             n_acc += 1
             if step % log_every == 0:
                 row = {"step": step, "elapsed_s": round(time.monotonic() - t0, 1)}
-                row.update({k: round(v / n_acc, 6) for k, v in acc.items()})
+                row.update({k: round(v / counts[k], 6) for k, v in acc.items()})
                 if writer is None:
                     writer = csv.DictWriter(writer_file, fieldnames=list(row))
                     if log_path.stat().st_size == 0:
@@ -93,7 +96,7 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
                 writer.writerow(row)
                 writer_file.flush()
                 print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
-                acc, n_acc = {}, 0
+                acc, counts, n_acc = {}, {}, 0
             if time.monotonic() - last_ckpt > ckpt_minutes * 60:
                 _save(stage, ckpt, step)
                 last_ckpt = time.monotonic()
