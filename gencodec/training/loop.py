@@ -68,8 +68,6 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
     acc: dict[str, float] = {}
     counts: dict[str, int] = {}
     n_acc = 0
-    writer_file = log_path.open("a", newline="")
-    writer: csv.DictWriter | None = None
     stop = {"requested": False}
 
     def _request_stop(signum: int, frame: object) -> None:  # checkpoint and leave at the next step
@@ -89,12 +87,7 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
             if step % log_every == 0:
                 row = {"step": step, "elapsed_s": round(time.monotonic() - t0, 1)}
                 row.update({k: round(v / counts[k], 6) for k, v in acc.items()})
-                if writer is None:
-                    writer = csv.DictWriter(writer_file, fieldnames=list(row))
-                    if log_path.stat().st_size == 0:
-                        writer.writeheader()
-                writer.writerow(row)
-                writer_file.flush()
+                append_row(log_path, row)
                 print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
                 acc, counts, n_acc = {}, {}, 0
             if time.monotonic() - last_ckpt > ckpt_minutes * 60:
@@ -102,9 +95,26 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
                 last_ckpt = time.monotonic()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        writer_file.close()
         _save(stage, ckpt, step)
     return step
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Append a row to a CSV log; if the row brings new columns, rewrite the file with the wider header."""
+    header: list[str] = []
+    if path.exists() and path.stat().st_size:
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+    new = [k for k in row if k not in header]
+    if new:
+        rows = list(csv.DictReader(path.open(newline=""))) if header else []
+        header = header + new
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=header)
+            w.writeheader()
+            w.writerows(rows)
+    with path.open("a", newline="") as f:
+        csv.DictWriter(f, fieldnames=header).writerow(row)
 
 
 def _save(stage: Stage, ckpt: Path, step: int) -> None:

@@ -85,3 +85,12 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
         res = gencodec.encode(img, model="glc", rate=rate, weights_dir=wdir)
         assert np.array_equal(gencodec.decode(res.data, weights_dir=wdir), res.reconstruction)
         assert res.section_bytes["hyper"] == 1  # one z position (77x100 -> 128x128), 4 bits -> 1 byte
+
+
+def test_csv_log_grows_new_columns(tmp_path) -> None:
+    from gencodec.training.loop import append_row
+
+    p = tmp_path / "log.csv"
+    append_row(p, {"step": 1, "loss": 0.5})
+    append_row(p, {"step": 2, "loss": 0.4, "g_adv": 1.0})  # the GAN phase adds a column
+    assert p.read_text().splitlines() == ["step,loss,g_adv", "1,0.5,", "2,0.4,1.0"]
