@@ -55,10 +55,11 @@ def test_hyperprior_resume_is_exact(tmp_path, train_dir) -> None:
         return HyperpriorStage(cfg, HyperpriorConfig(n=8, m=8, n_rates=3))
 
     run(stage(), tmp_path / "straight", minutes=5)
-    assert run(stage(), tmp_path / "split", minutes=5, stop_at=2) == 2
-    assert run(stage(), tmp_path / "split", minutes=5) == 4
+    assert run(stage(), tmp_path / "split", minutes=5, stop_at=2, log_every=1) == 2
+    assert run(stage(), tmp_path / "split", minutes=5, log_every=1) == 4
     assert _same(_weights(tmp_path / "straight"), _weights(tmp_path / "split"))
-    assert (tmp_path / "split" / "log.csv").exists()
+    steps = [line.split(",")[0] for line in (tmp_path / "split" / "log.csv").read_text().splitlines()]
+    assert steps == ["step", "1", "2", "3", "4"]
 
 
 def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir) -> None:
