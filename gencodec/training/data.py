@@ -50,12 +50,22 @@ class CropSampler:
         if not self.images:
             raise ValueError("no training images found")
         self.rng = np.random.default_rng(seed)
+        self.rank, self.world = 0, 1
+
+    def set_dist(self, rank: int, world: int) -> None:
+        """Under data parallelism every rank draws the global batch and keeps its slice."""
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
         return len(self.images)
 
     def batch(self, size: int) -> tuple[torch.Tensor, list[int]]:
-        """Return (B, 3, crop, crop) floats in [0, 1] and the image indices used."""
+        """Return (B, 3, crop, crop) floats in [0, 1] and the image indices used (this rank's slice)."""
+        x, idx = self._global_batch(size * self.world)
+        lo = self.rank * size
+        return x[lo : lo + size].contiguous(), idx[lo : lo + size]
+
+    def _global_batch(self, size: int) -> tuple[torch.Tensor, list[int]]:
         idx = self.rng.integers(0, len(self.images), size=size)
         out = np.empty((size, self.crop, self.crop, 3), dtype=np.uint8)
         for j, i in enumerate(idx):

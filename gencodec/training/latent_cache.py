@@ -45,17 +45,24 @@ class LatentCache:
         if not self.latents:
             raise ValueError("no training image is large enough for the latent crop")
         self.rng = np.random.default_rng(seed)
+        self.rank, self.world = 0, 1
+
+    def set_dist(self, rank: int, world: int) -> None:
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
         return len(self.latents)
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(latents (B, C, crop, crop) float32, indices (B, crop, crop) int64)."""
+        """(latents (B, C, crop, crop) float32, indices (B, crop, crop) int64): this rank's slice."""
         lat, idx = [], []
-        for i in self.rng.integers(0, len(self.latents), size=size):
+        picks = self.rng.integers(0, len(self.latents), size=size * self.world)
+        for j, i in enumerate(picks):
             lt, it = self.latents[i], self.indices[i]
             y0 = int(self.rng.integers(0, lt.shape[1] - self.crop + 1))
             x0 = int(self.rng.integers(0, lt.shape[2] - self.crop + 1))
+            if j // size != self.rank:
+                continue
             lat.append(lt[:, y0 : y0 + self.crop, x0 : x0 + self.crop].float())
             idx.append(it[y0 : y0 + self.crop, x0 : x0 + self.crop].long())
         return torch.stack(lat), torch.stack(idx)

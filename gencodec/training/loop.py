@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import torch
 
+from gencodec.training import distributed
 from gencodec.training.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -53,6 +54,7 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
 def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, log_every: int = 50,
         stop_at: int | None = None) -> int:
     """Train until the time budget, ``stop_at`` or the stage's total steps; return the final step."""
+    info = distributed.setup()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / "checkpoint"
@@ -61,7 +63,15 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
         state = load_checkpoint(ckpt, stage.modules(), stage.optimizers())
         stage.set_sampler_state(state["sampler"])
         step = int(state["step"])
-        print(f"resumed {stage.name} at step {step}", flush=True)
+        if info.is_main:
+            print(f"resumed {stage.name} at step {step}", flush=True)
+    if info.enabled:
+        distributed.broadcast_parameters(stage.modules())
+        for opt in stage.optimizers().values():
+            distributed.average_gradients_on_step(opt, info)
+        for attr in ("sampler", "cache"):
+            if hasattr(getattr(stage, attr, None), "set_dist"):
+                getattr(stage, attr).set_dist(info.rank, info.world)
     log_path = run_dir / "log.csv"
     t0 = time.monotonic()
     last_ckpt = t0
@@ -76,7 +86,7 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
     previous = signal.signal(signal.SIGTERM, _request_stop)
     try:
         last = min(stage.total_steps, stop_at or stage.total_steps)
-        while step < last and (time.monotonic() - t0) < minutes * 60 and not stop["requested"]:
+        while step < last and not _should_stop(info, (time.monotonic() - t0) >= minutes * 60 or stop["requested"]):
             metrics = stage.train_step(step)
             step += 1
             for k, v in metrics.items():
@@ -84,19 +94,28 @@ def run(stage: Stage, run_dir: Path, minutes: float, ckpt_minutes: float = 5.0, 
                     acc[k] = acc.get(k, 0.0) + float(v)
                     counts[k] = counts.get(k, 0) + 1
             n_acc += 1
-            if step % log_every == 0:
+            if step % log_every == 0 and info.is_main:
                 row = {"step": step, "elapsed_s": round(time.monotonic() - t0, 1)}
                 row.update({k: round(v / counts[k], 6) for k, v in acc.items()})
                 append_row(log_path, row)
                 print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
                 acc, counts, n_acc = {}, {}, 0
-            if time.monotonic() - last_ckpt > ckpt_minutes * 60:
-                _save(stage, ckpt, step)
+            if _should_stop(info, time.monotonic() - last_ckpt > ckpt_minutes * 60):
+                _save(stage, ckpt, step, info)
                 last_ckpt = time.monotonic()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _save(stage, ckpt, step)
+        _save(stage, ckpt, step, info)
     return step
+
+
+def _should_stop(info: distributed.DistInfo, local: bool) -> bool:
+    """A decision every rank takes together (any rank's True wins), so no rank waits alone."""
+    if not info.enabled:
+        return local
+    flag = torch.tensor([1.0 if local else 0.0])
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
@@ -117,7 +136,11 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
         csv.DictWriter(f, fieldnames=header).writerow(row)
 
 
-def _save(stage: Stage, ckpt: Path, step: int) -> None:
+def _save(stage: Stage, ckpt: Path, step: int, info: distributed.DistInfo | None = None) -> None:
+    if info is not None and info.enabled:
+        torch.distributed.barrier()
+        if not info.is_main:
+            return
     save_checkpoint(
         ckpt,
         stage.modules(),
