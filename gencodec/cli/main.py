@@ -323,9 +323,10 @@ def _read(path: Path) -> bytes:
 
 def _register_train() -> None:
     from gencodec.cli.bench import bench_cmd
-    from gencodec.cli.train import train_cmd
+    from gencodec.cli.train import export_cmd, train_cmd
 
     cli.add_command(train_cmd)
+    cli.add_command(export_cmd)
     cli.add_command(bench_cmd)
 
 

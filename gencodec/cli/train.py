@@ -79,3 +79,34 @@ def train_cmd(
 
 def train_main() -> None:
     train_cmd()
+
+
+@click.command("export")
+@click.argument("what", type=click.Choice(["hyperprior", "autoencoder", "glc"]))
+@click.option("--run", "run_dir", type=click.Path(path_type=Path, exists=True), required=True,
+              help="Run directory whose checkpoint/ is exported.")
+@click.option("--weights-dir", type=click.Path(path_type=Path), default=None,
+              help="Target folder (default: the repository's weights/).")
+def export_cmd(what: str, run_dir: Path, weights_dir: Path | None) -> None:
+    """Export a training checkpoint to shipped weights (safetensors + manifest entry with sha256)."""
+    from gencodec.models.weights import WEIGHTS_DIR
+    from gencodec.training import export
+
+    ckpt = run_dir / "checkpoint"
+    target = weights_dir or WEIGHTS_DIR
+    if what == "hyperprior":
+        entry = export.export_hyperprior(ckpt, target)
+    elif what == "autoencoder":
+        entry = export.export_autoencoder(ckpt, target)
+    else:
+        decoder = "decoder" if "decoder." in "".join(_checkpoint_keys(ckpt)) else None
+        entry = export.export_glc(ckpt, target, decoder_ckpt_module=decoder)
+    step = entry["config"]["step"]
+    click.echo(f"{entry['id']}: {target / entry['file']} sha256 {entry['sha256'][:16]}... (step {step})")
+
+
+def _checkpoint_keys(ckpt: Path) -> list[str]:
+    from safetensors import safe_open
+
+    with safe_open(str(ckpt / "model.safetensors"), "pt") as f:
+        return [k[: k.index(".") + 1] for k in f.keys()]
