@@ -78,6 +78,12 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
     wdir = tmp_path / "weights"
     export_autoencoder(tmp_path / "ae" / "checkpoint", wdir)
     export_glc(tmp_path / "glc3" / "checkpoint", wdir, decoder_ckpt_module="decoder")
+    warm = AutoencoderStage(AutoencoderTrainConfig(data=[train_dir], init=str(wdir / "autoencoder.safetensors")),
+                            TINY_AE)  # a later session resumes from shipped weights (no optimizer state)
+    shipped = load_file(str(wdir / "autoencoder.safetensors"))
+    state = warm.model.state_dict()
+    assert shipped and set(shipped) <= set(state)
+    assert all(torch.equal(state[k].float(), v.float()) for k, v in shipped.items())
     monkeypatch.setenv("GIC_WEIGHTS_DIR", str(wdir))
     from PIL import Image
 

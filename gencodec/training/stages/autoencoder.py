@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from gencodec.losses.adversarial import (
     adaptive_weight,
@@ -23,6 +24,7 @@ from gencodec.losses.adversarial import (
 )
 from gencodec.losses.charbonnier import charbonnier
 from gencodec.metrics.deep_features import DeepFeatureLoss
+from gencodec.models.weights import load_state
 from gencodec.nn.discriminator import NonBinaryDiscriminator, PatchDiscriminator
 from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
 from gencodec.training.data import CropSampler, list_images
@@ -39,6 +41,7 @@ class AutoencoderTrainConfig:
     total_steps: int = 20000
     w_rec: float = 1.0
     w_per: float = 1.0
+    w_per_start: float = 0.1  # perceptual weight ramps linearly from this to w_per by gan_start (pixels first)
     lambda_adv: float = 0.8
     quantize_prob: float = 0.5  # share of samples decoded from quantized codes (the rest: continuous latents)
     gan_start: float = 0.3
@@ -48,6 +51,7 @@ class AutoencoderTrainConfig:
     restart_until: float = 0.7
     seed: int = 0
     bf16: bool = True
+    init: str = ""  # warm start from shipped weights (e.g. weights/autoencoder.safetensors); fresh optimizer
 
 
 class AutoencoderStage:
@@ -59,6 +63,8 @@ class AutoencoderStage:
         torch.manual_seed(cfg.seed)
         self.model_cfg = model_cfg or AutoencoderConfig()
         self.model = VQAutoencoder(self.model_cfg)
+        if cfg.init:
+            load_state(self.model, load_file(cfg.init))
         self.patch_d = PatchDiscriminator()
         self.nb_d = NonBinaryDiscriminator(self.model_cfg.codebook_size)
         self.perceptual = DeepFeatureLoss()
@@ -104,7 +110,9 @@ class AutoencoderStage:
             x_hat = out["x_hat"].float()
             rec = charbonnier(x_hat, x)
             per = self.perceptual(x_hat, x)
-        nll = c.w_rec * rec + c.w_per * per
+        ramp = min(1.0, step / max(1.0, c.gan_start * self.total_steps))
+        w_per = c.w_per_start + (c.w_per - c.w_per_start) * ramp
+        nll = c.w_rec * rec + w_per * per
         loss = nll + out["vq_loss"]
         metrics = {"rec": rec.item(), "per": per.item(), "vq": out["vq_loss"].item()}
         codes = out["indices"].detach()
