@@ -21,6 +21,7 @@ from PIL import Image
 
 import gencodec
 from gencodec.metrics import deep_feature_distance, ms_ssim, psnr
+from gencodec.rate_control import RateUnreachable
 
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
@@ -36,12 +37,18 @@ def _metrics(ref: np.ndarray, img: np.ndarray) -> dict[str, float]:
 
 def run_sga(model: str, bpps: list[float], limit: int | None, steps: int | None) -> dict:
     names = sorted(p.stem for p in KODAK.glob("kodim*.png"))[:limit]
-    rows = []
+    rows: list[dict] = []
+    skipped: list[dict] = []
     for name in names:
         img = _load(name)
         for bpp in bpps:
             t0 = time.perf_counter()
-            plain = gencodec.encode(img, model=model, bpp=bpp)
+            try:
+                plain = gencodec.encode(img, model=model, bpp=bpp)
+            except RateUnreachable as exc:
+                skipped.append({"image": name, "target": bpp, "reason": str(exc)})
+                print(json.dumps(skipped[-1]), flush=True)
+                continue
             t1 = time.perf_counter()
             ref = gencodec.encode(img, model=model, bpp=bpp, refine="sga", refine_steps=steps)
             t2 = time.perf_counter()
@@ -57,7 +64,7 @@ def run_sga(model: str, bpps: list[float], limit: int | None, steps: int | None)
     for bpp in bpps:
         rs = [r for r in rows if r["target"] == bpp]
         summary[str(bpp)] = {k: float(np.mean([r[k] for r in rs])) for k in rs[0] if k not in ("image", "sga_note")}
-    return {"model": model, "rows": rows, "summary": summary}
+    return {"model": model, "rows": rows, "unreachable": skipped, "summary": summary}
 
 
 def _masked(ref: np.ndarray, img: np.ndarray, m: np.ndarray) -> dict[str, float]:
