@@ -69,7 +69,7 @@ def test_patch_features(backbone: EfficientNetLite0Features) -> None:
     assert f.shape == (6 + 1 + 0, backbone.out_channels) == (7, 320)
     assert np.isfinite(f).all()
     single = patch_features([imgs[1]], patch=64, backbone=backbone)
-    np.testing.assert_allclose(single[0], f[6], rtol=1e-4, atol=1e-4)  # batched vs single conv kernels differ ~1e-5
+    np.testing.assert_allclose(single[0], f[6], rtol=1e-5, atol=3e-5)  # batched vs single conv: measured max 1.1e-5 abs
 
 
 def test_patch_frechet(backbone: EfficientNetLite0Features) -> None:
