@@ -63,6 +63,7 @@ def encode(
     roi: np.ndarray | None = None,
     roi_weights: tuple[float, float] = (1.0, 0.2),
     seed: int = 0,
+    caption: str | None = None,
     progress: Callable[[int, int, dict], None] | None = None,
     device: str = "cpu",
     weights_dir: Path | None = None,
@@ -72,7 +73,9 @@ def encode(
     ``refine="sga"`` optimizes the latent for this image before coding (encoder
     only; the decoder is unchanged); ``roi`` (float (H, W) mask in [0, 1])
     weights distortion inside vs outside the region by ``roi_weights`` and
-    implies refinement. ``seed`` makes refinement reproducible.
+    implies refinement. ``seed`` makes refinement reproducible; for ``perco`` it is
+    the decoder's sampling seed (0..63, stored in the stream), and ``caption`` is the
+    text the decoder is conditioned on (coded losslessly in the stream).
     """
     t0 = time.perf_counter()
     if roi is not None and refine is None:
@@ -86,9 +89,12 @@ def encode(
     if roi is not None and np.shape(roi) != (h, w):
         raise ValueError(f"ROI mask must have the image size {w}x{h}, got {np.shape(roi)[::-1]}")
     codec = load_codec(model, weights_dir)
+    conditioned = getattr(codec, "accepts_caption", False)
+    if caption is not None and not conditioned:
+        raise ValueError(f"model {model!r} takes no caption (captions are for perco)")
     codec.set_device(resolve_device(device))
     header = Header(model_code=model_code(model), weights_tag=codec.weights.tag, height=h, width=w, rate=0)
-    analysis = codec.analyze(img)
+    analysis = codec.analyze(img, caption=caption, seed=seed) if conditioned else codec.analyze(img)
     coded: dict[int, object] = {}
 
     def stream_at(r: int, exact: bool = True) -> bytes:
@@ -172,12 +178,15 @@ def _refine(codec, analysis, img, rate, stream_bytes, enc, target_bytes, steps, 
 
 
 def decode(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, device: str = "cpu", weights_dir: Path | None = None
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, device: str = "cpu", weights_dir: Path | None = None,
+    steps: int | None = None, guidance: float | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Decode .gic bytes to a uint8 HxWx3 image; raises BitstreamError subclasses on bad input.
 
     On the CPU the result is bit-identical to the encoder's reconstruction; on a GPU
-    synthesis runs in float32 and may differ by a few levels.
+    synthesis runs in float32 and may differ by a few levels. ``steps`` and
+    ``guidance`` override a diffusion decoder's defaults (perco); the result then
+    differs from the encoder's reconstruction, which used the defaults.
     """
     header, sections = unpack(data, max_pixels=max_pixels)
     target = resolve_device(device)
@@ -188,4 +197,9 @@ def decode(
             f"stream was made with other {header.model!r} weights (tag {header.weights_tag:02x}); "
             f"this gic has {codec.weights.id} (sha256 {codec.weights.sha256[:12]}..., tag {codec.weights.tag:02x})"
         )
+    if getattr(codec, "accepts_caption", False):  # a sampling decoder (perco)
+        return codec.decode(header.height, header.width, header.rate, sections, steps=steps, guidance=guidance,
+                            progress=progress)
+    if steps is not None or guidance is not None:
+        raise ValueError(f"model {header.model!r} has no sampler: steps and guidance are for perco")
     return codec.decode(header.height, header.width, header.rate, sections)

@@ -26,6 +26,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         from gencodec.container.errors import BitstreamError
         from gencodec.image_io import ImageInputError
         from gencodec.models.weights import WeightsError
+        from gencodec.nn.text_encoder import TextEncoderUnavailable
         from gencodec.rate_control import RateUnreachable
 
         try:
@@ -35,7 +36,8 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("error: interrupted (no output written)", err=True)
             raise SystemExit(EXIT_INTERRUPTED) from None
-        except (BitstreamError, ImageInputError, WeightsError, RateUnreachable, OSError, ValueError) as exc:
+        except (BitstreamError, ImageInputError, WeightsError, RateUnreachable, TextEncoderUnavailable, OSError,
+                ValueError) as exc:
             click.echo(f"error: {_message(exc)}", err=True)
             raise SystemExit(EXIT_ERROR) from None
         except Exception as exc:  # noqa: BLE001 - the CLI must never show a traceback

@@ -48,7 +48,11 @@ def cli() -> None:
     help="Grayscale mask (white = region of interest); implies --refine sga.",
 )
 @click.option("--roi-weights", default="1,0.2", show_default=True, help="Distortion weights FG,BG for --roi.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for refinement.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for refinement; for perco the decoder's sampling seed (0..63, stored in the stream).")
+@click.option("--caption", default=None, help="perco: text describing the image, coded losslessly in the stream.")
+@click.option("--caption-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="perco: read the caption from a UTF-8 text file.")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
               help="Where the transforms run (entropy parameters always on the CPU).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -71,6 +75,8 @@ def encode(
     roi: Path | None,
     roi_weights: str,
     seed: int,
+    caption: str | None,
+    caption_file: Path | None,
     device: str,
     jobs: int,
     force: bool,
@@ -90,9 +96,18 @@ def encode(
         raise click.BadParameter("must be positive", param_hint="--bpp")
     if size_bytes is not None and size_bytes <= 0:
         raise click.BadParameter("must be positive", param_hint="--size")
+    if caption is not None and caption_file is not None:
+        raise click.UsageError("give --caption or --caption-file, not both")
+    if caption_file is not None:
+        try:
+            caption = caption_file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise click.BadParameter("not UTF-8 text", param_hint="--caption-file") from None
     if is_batch_input(str(input)):
         if roi is not None:
             raise click.UsageError("--roi needs a single input image")
+        if caption is not None:
+            raise click.UsageError("--caption needs a single input image")
         options = dict(model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate, refine=refine,
                        refine_steps=steps, time_limit=time_limit, seed=seed, max_pixels=max_pixels, device=device)
         _run_batch("encode", input, output, options, jobs, force, quiet, as_json)
@@ -113,7 +128,7 @@ def encode(
             click.echo(f"warning: {roi}: {note}", err=True)
     kwargs = dict(model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate, refine=refine,
                   refine_steps=steps, time_limit=time_limit, roi=mask, roi_weights=weights, seed=seed,
-                  device=device)
+                  device=device, **({"caption": caption} if caption is not None else {}))
     if (refine or roi is not None) and not (quiet or as_json):
         from gencodec.cli.progress import refinement_progress
 
@@ -155,12 +170,16 @@ def encode(
 @click.option(
     "--max-pixels", type=int, default=1 << 24, show_default=True, help="Refuse streams declaring more pixels."
 )
+@click.option("--steps", type=click.IntRange(1, 1000), default=None,
+              help="perco: denoising steps (default 8; other values differ from the encoder's preview).")
+@click.option("--guidance", type=click.FloatRange(0, 30), default=None,
+              help="perco: classifier-free guidance scale on the caption (default 3).")
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @guarded
 def decode(
-    input: Path, output: Path | None, device: str, jobs: int, force: bool, max_pixels: int, quiet: bool,
-    as_json: bool,
+    input: Path, output: Path | None, device: str, jobs: int, force: bool, max_pixels: int,
+    steps: int | None, guidance: float | None, quiet: bool, as_json: bool,
 ) -> None:
     """Decompress a .gic file (or a folder / glob of them, with -o OUTDIR) to PNG."""
     from gencodec.api import decode as api_decode
@@ -168,15 +187,23 @@ def decode(
     from gencodec.image_io import png_bytes, write_atomic
 
     if is_batch_input(str(input)):
-        _run_batch("decode", input, output, {"max_pixels": max_pixels, "device": device}, jobs, force, quiet,
-                   as_json)
+        _run_batch("decode", input, output,
+                   {"max_pixels": max_pixels, "device": device, "steps": steps, "guidance": guidance}, jobs, force,
+                   quiet, as_json)
         return
     t0 = time.perf_counter()
     output = output or input.with_suffix(".png")
     if output.exists() and not force:
         raise FileExistsError(f"{output}: already exists (use --force to overwrite)")
     data = _read(input)
-    img = api_decode(data, max_pixels=max_pixels, device=device)
+    if quiet or as_json:
+        img = api_decode(data, max_pixels=max_pixels, device=device, steps=steps, guidance=guidance)
+    else:
+        from gencodec.cli.progress import sampling_progress
+
+        with sampling_progress() as callback:
+            img = api_decode(data, max_pixels=max_pixels, device=device, steps=steps, guidance=guidance,
+                             progress=callback)
     write_atomic(output, png_bytes(img), force=force, protect=(input,))
     dt = time.perf_counter() - t0
     h, w = img.shape[:2]

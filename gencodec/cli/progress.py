@@ -23,3 +23,20 @@ def refinement_progress() -> Iterator:
             bar.update(task, completed=step, total=total, info=info)
 
         yield callback
+
+
+@contextmanager
+def sampling_progress() -> Iterator:
+    """Yield a callback(step, total) for diffusion decoding; the bar appears only once a sampler reports."""
+    with Progress(
+        TextColumn("denoising"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    ) as bar:
+        tasks: list = []
+
+        def callback(step: int, total: int) -> None:
+            if not tasks:
+                tasks.append(bar.add_task("sample", total=total))
+            bar.update(tasks[0], completed=step, total=total)
+
+        yield callback

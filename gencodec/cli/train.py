@@ -46,10 +46,16 @@ def _build_stage(stage: str, overrides: tuple[str, ...]):
         cfg = GLCJointTrainConfig()
         _apply_overrides(cfg, overrides)
         return GLCJointStage(cfg)
+    if stage == "perco":
+        from gencodec.training.stages.perco import PerCoStage, PerCoTrainConfig
+
+        cfg = PerCoTrainConfig()
+        _apply_overrides(cfg, overrides)
+        return PerCoStage(cfg)
     raise click.BadParameter(f"unknown stage {stage!r}", param_hint="STAGE")
 
 
-STAGES = ["hyperprior", "autoencoder", "glc-latent", "glc-joint"]
+STAGES = ["hyperprior", "autoencoder", "glc-latent", "glc-joint", "perco"]
 
 
 @click.command("train")
@@ -82,7 +88,7 @@ def train_main() -> None:
 
 
 @click.command("export")
-@click.argument("what", type=click.Choice(["hyperprior", "autoencoder", "glc"]))
+@click.argument("what", type=click.Choice(["hyperprior", "autoencoder", "glc", "perco"]))
 @click.option("--run", "run_dir", type=click.Path(path_type=Path, exists=True), required=True,
               help="Run directory whose checkpoint/ is exported.")
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None,
@@ -98,6 +104,8 @@ def export_cmd(what: str, run_dir: Path, weights_dir: Path | None) -> None:
         entry = export.export_hyperprior(ckpt, target)
     elif what == "autoencoder":
         entry = export.export_autoencoder(ckpt, target)
+    elif what == "perco":
+        entry = export.export_perco(ckpt, target)
     else:
         decoder = "decoder" if "decoder." in "".join(_checkpoint_keys(ckpt)) else None
         entry = export.export_glc(ckpt, target, decoder_ckpt_module=decoder)

@@ -40,8 +40,11 @@ def nonbinary_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor, codes
     return F.cross_entropy(logits_real.float(), codes) + F.cross_entropy(logits_fake.float(), fake)
 
 
-def nonbinary_g_loss(logits_fake: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+def nonbinary_g_loss(logits_fake: torch.Tensor, codes: torch.Tensor, per_sample: bool = False) -> torch.Tensor:
+    """Generator: classify fakes as the real image's codes (scalar, or (B,) with ``per_sample``)."""
     _check(logits_fake, codes)
+    if per_sample:
+        return F.cross_entropy(logits_fake.float(), codes, reduction="none").flatten(1).mean(dim=1)
     return F.cross_entropy(logits_fake.float(), codes)
 
 

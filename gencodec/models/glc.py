@@ -40,6 +40,14 @@ def build_autoencoder(entry: WeightsEntry, tensors: dict[str, torch.Tensor]) -> 
     return ae.eval().requires_grad_(False)
 
 
+def shared_autoencoder(entry: WeightsEntry, dependency: Dependency) -> VQAutoencoder:
+    """The autoencoder a latent codec was trained with; refuses a different installed one."""
+    ae_entry, ae_tensors = dependency(entry.config["autoencoder_weights"])
+    if ae_entry.sha256 != entry.config["autoencoder_sha256"]:
+        raise WeightsError(f"{entry.id} weights were trained with another autoencoder than the one installed")
+    return build_autoencoder(ae_entry, ae_tensors)
+
+
 @dataclass
 class _Analysis:
     height: int
@@ -54,10 +62,7 @@ class GLCCodec:
 
     def __init__(self, entry: WeightsEntry, tensors: dict[str, torch.Tensor], dependency: Dependency) -> None:
         self.weights = entry
-        ae_entry, ae_tensors = dependency(entry.config["autoencoder_weights"])
-        if ae_entry.sha256 != entry.config["autoencoder_sha256"]:
-            raise WeightsError("glc weights were trained with another autoencoder than the one installed")
-        self.ae = build_autoencoder(ae_entry, ae_tensors)
+        self.ae = shared_autoencoder(entry, dependency)
         decoder = {k[len("decoder."):]: v.float() for k, v in tensors.items() if k.startswith("decoder.")}
         if decoder:
             load_state(self.ae.decoder, decoder)

@@ -18,6 +18,7 @@ from gencodec.models.weights import WeightsError, default_weights_dir, load_weig
 CODECS: dict[str, tuple[str, str]] = {
     "hyperprior": ("gencodec.models.hyperprior", "hyperprior"),
     "glc": ("gencodec.models.glc", "glc"),
+    "perco": ("gencodec.models.perco", "perco"),
 }
 DEFAULT_MODEL = "hyperprior"
 

@@ -45,10 +45,13 @@ class WeightsEntry:
         return int(self.sha256[:2], 16)
 
 
+TRAINING_ONLY = ("usage", "ema_count", "ema_sum")  # statistics that only training updates
+
+
 def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Strict load that tolerates only missing training statistics (codebook usage counters)."""
     missing, unexpected = module.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("usage")]
+    missing = [k for k in missing if not k.endswith(TRAINING_ONLY)]
     if missing or unexpected:
         raise WeightsError(f"weights do not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
 

@@ -95,6 +95,29 @@ def export_autoencoder(ckpt: Path, weights_dir: Path = WEIGHTS_DIR) -> dict[str,
     return entry
 
 
+def _autoencoder_link(weights_dir: Path) -> dict[str, str]:
+    """The manifest fields tying a latent codec to the autoencoder weights it was trained with."""
+    manifest = json.loads((weights_dir / "manifest.json").read_text())
+    ae = next(e for e in manifest["weights"] if e["id"] == "autoencoder")
+    return {"autoencoder_weights": "autoencoder", "autoencoder_sha256": ae["sha256"]}
+
+
+def _write_latent_codec(wid: str, out: dict[str, torch.Tensor], state: dict[str, Any], weights_dir: Path,
+                        description: str) -> dict[str, Any]:
+    """Write a codec built on the shared autoencoder; its manifest entry pins that autoencoder's sha256."""
+    link = _autoencoder_link(weights_dir)
+    path = _write(weights_dir, wid, out, state["step"])
+    entry = {
+        "id": wid, "file": path.name, "sha256": sha256_file(path),
+        "config": {"model": state["config"]["model"], "train": state["config"]["train"], "step": state["step"],
+                   **link},
+        "licence": LICENCE,
+        "description": description,
+    }
+    update_manifest(entry, weights_dir)
+    return entry
+
+
 def export_glc(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, decoder_ckpt_module: str | None = None) -> dict[str, Any]:
     """Latent codec (+ fine-tuned decoder when the checkpoint has one) -> weights/glc.safetensors."""
     tensors, state = _checkpoint_tensors(ckpt, "model")
@@ -102,15 +125,13 @@ def export_glc(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, decoder_ckpt_module:
     if decoder_ckpt_module:
         dec, _ = _checkpoint_tensors(ckpt, decoder_ckpt_module)
         out.update({f"decoder.{k}": _ship_dtype(k, v) for k, v in dec.items()})
-    manifest = json.loads((weights_dir / "manifest.json").read_text())
-    ae = next(e for e in manifest["weights"] if e["id"] == "autoencoder")
-    path = _write(weights_dir, "glc", out, state["step"])
-    entry = {
-        "id": "glc", "file": path.name, "sha256": sha256_file(path),
-        "config": {"model": state["config"]["model"], "train": state["config"]["train"], "step": state["step"],
-                   "autoencoder_weights": "autoencoder", "autoencoder_sha256": ae["sha256"]},
-        "licence": LICENCE,
-        "description": "GLC latent codec: transform coding in the autoencoder's latent space, categorical hyper",
-    }
-    update_manifest(entry, weights_dir)
-    return entry
+    desc = "GLC latent codec: transform coding in the autoencoder's latent space, categorical hyper"
+    return _write_latent_codec("glc", out, state, weights_dir, desc)
+
+
+def export_perco(ckpt: Path, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """Hyper encoders, EMA codebooks (fp32), code upsamplers and denoiser -> weights/perco.safetensors."""
+    tensors, state = _checkpoint_tensors(ckpt, "model")
+    out = {k: _ship_dtype(k, v) for k, v in tensors.items() if not k.endswith(("ema_count", "ema_sum"))}
+    desc = "PerCo: latent diffusion decoder conditioned on a fixed-length VQ code and a caption"
+    return _write_latent_codec("perco", out, state, weights_dir, desc)

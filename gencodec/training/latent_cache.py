@@ -7,45 +7,94 @@ multiples of 16 before encoding; crops are aligned to the latent grid.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from gencodec.nn.vqgan import VQAutoencoder
 from gencodec.training.data import assert_not_kodak
 
 
+def _encoder_key(ae: VQAutoencoder, files: list[Path], max_side: int) -> str:
+    """Hash of everything the cached latents depend on: E, the codebook, the files and the resize rule."""
+    h = hashlib.sha256(f"{max_side}".encode())
+    for name, t in sorted({**ae.encoder.state_dict(), **ae.quantizer.state_dict()}.items()):
+        if not name.endswith("usage"):
+            h.update(name.encode())
+            h.update(t.detach().float().contiguous().numpy().tobytes())
+    for f in files:
+        h.update(f"{Path(f).resolve()}:{Path(f).stat().st_size}".encode())
+    return h.hexdigest()[:16]
+
+
+def _encode_all(ae: VQAutoencoder, files: list[Path], max_side: int) -> tuple[list, list, list[Path]]:
+    latents, indices, kept = [], [], []
+    f = ae.cfg.downsample
+    ae.eval()
+    with torch.no_grad():
+        for path in files:
+            with Image.open(path) as im:
+                im = im.convert("RGB")
+                if max(im.size) > max_side:
+                    s = max_side / max(im.size)
+                    im = im.resize((round(im.width * s), round(im.height * s)), Image.BICUBIC)
+                arr = np.asarray(im)
+            h, w = (arr.shape[0] // f) * f, (arr.shape[1] // f) * f
+            if h == 0 or w == 0:
+                continue
+            x = torch.from_numpy(arr[:h, :w].copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                lat = ae.encode(x)
+            _, idx = ae.quantize(lat)
+            latents.append(lat[0].to(torch.float16))
+            indices.append(idx[0].to(torch.int16))
+            kept.append(Path(path))
+    return latents, indices, kept
+
+
 class LatentCache:
-    def __init__(self, ae: VQAutoencoder, files: list[Path], crop: int, seed: int, max_side: int = 768) -> None:
+    """Latents of every training image, optionally stored on disk (``store``) so later runs on
+    the same frozen encoder skip the encoding pass (several minutes on this CPU)."""
+
+    def __init__(self, ae: VQAutoencoder, files: list[Path], crop: int, seed: int, max_side: int = 768,
+                 store: Path | None = None) -> None:
         assert_not_kodak(files)
         self.crop = crop  # in latent positions
-        self.latents: list[torch.Tensor] = []
-        self.indices: list[torch.Tensor] = []
-        f = ae.cfg.downsample
-        ae.eval()
-        with torch.no_grad():
-            for path in files:
-                with Image.open(path) as im:
-                    im = im.convert("RGB")
-                    if max(im.size) > max_side:
-                        s = max_side / max(im.size)
-                        im = im.resize((round(im.width * s), round(im.height * s)), Image.BICUBIC)
-                    arr = np.asarray(im)
-                h, w = (arr.shape[0] // f) * f, (arr.shape[1] // f) * f
-                if h // f < crop or w // f < crop:
-                    continue
-                x = torch.from_numpy(arr[:h, :w].copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    lat = ae.encode(x)
-                _, idx = ae.quantize(lat)
-                self.latents.append(lat[0].to(torch.float16))
-                self.indices.append(idx[0].to(torch.int16))
+        self.last_picks: list[int] = []  # positions in ``files`` of the last batch (this rank's slice)
+        latents, indices, kept = self._load_or_encode(ae, files, max_side, store)
+        keep = [i for i, lt in enumerate(latents) if lt.shape[1] >= crop and lt.shape[2] >= crop]
+        self.latents: list[torch.Tensor] = [latents[i] for i in keep]
+        self.indices: list[torch.Tensor] = [indices[i] for i in keep]
+        self.files: list[Path] = [kept[i] for i in keep]  # the image of each cached latent
         if not self.latents:
             raise ValueError("no training image is large enough for the latent crop")
         self.rng = np.random.default_rng(seed)
         self.rank, self.world = 0, 1
+
+    @staticmethod
+    def _load_or_encode(ae: VQAutoencoder, files: list[Path], max_side: int, store: Path | None):
+        if store is None:
+            return _encode_all(ae, files, max_side)
+        path = Path(store) / f"latents_{_encoder_key(ae, files, max_side)}.safetensors"
+        if path.exists():
+            t = load_file(str(path))
+            with safe_open(str(path), "pt") as fh:
+                names = json.loads(fh.metadata()["files"])
+            return [t[f"l{i}"] for i in range(len(names))], [t[f"i{i}"] for i in range(len(names))], \
+                [Path(n) for n in names]
+        latents, indices, kept = _encode_all(ae, files, max_side)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {**{f"l{i}": v for i, v in enumerate(latents)}, **{f"i{i}": v for i, v in enumerate(indices)}}
+        tmp = path.with_suffix(".tmp")
+        save_file(tensors, str(tmp), metadata={"files": json.dumps([str(k) for k in kept])})
+        tmp.replace(path)
+        return latents, indices, kept
 
     def set_dist(self, rank: int, world: int) -> None:
         self.rank, self.world = rank, world
@@ -57,6 +106,7 @@ class LatentCache:
         """(latents (B, C, crop, crop) float32, indices (B, crop, crop) int64): this rank's slice."""
         lat, idx = [], []
         picks = self.rng.integers(0, len(self.latents), size=size * self.world)
+        self.last_picks = [int(i) for j, i in enumerate(picks) if j // size == self.rank]
         for j, i in enumerate(picks):
             lt, it = self.latents[i], self.indices[i]
             y0 = int(self.rng.integers(0, lt.shape[1] - self.crop + 1))

@@ -11,7 +11,9 @@ import torch
 from safetensors.torch import load_file
 
 import gencodec
+from gencodec.nn.denoiser import DenoiserConfig
 from gencodec.nn.glc import GLCConfig
+from gencodec.nn.perco import PerCoConfig
 from gencodec.nn.pixel_hyperprior import HyperpriorConfig
 from gencodec.nn.vqgan import AutoencoderConfig
 from gencodec.training.loop import run
@@ -19,9 +21,13 @@ from gencodec.training.stages.autoencoder import AutoencoderStage, AutoencoderTr
 from gencodec.training.stages.glc_joint import GLCJointStage, GLCJointTrainConfig
 from gencodec.training.stages.glc_latent import GLCLatentStage, GLCLatentTrainConfig
 from gencodec.training.stages.hyperprior import HyperpriorStage, HyperpriorTrainConfig
+from gencodec.training.stages.perco import PerCoStage, PerCoTrainConfig
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 TINY_AE = AutoencoderConfig(channels=(8, 8, 16, 16), latent_dim=8, codebook_size=32, decoder_depth=(1, 1, 1, 1))
+TINY_PERCO = PerCoConfig(latent_dim=8, code_dim=4, hidden=8, rate_points=((1, 16), (0, 4)),
+                         denoiser=DenoiserConfig(latent_dim=8, cond_dim=4, channels=(8, 8), blocks=1, emb_dim=16,
+                                                 n_rates=2))
 TINY_GLC = GLCConfig(latent_dim=8, hidden=16, m=8, hyper_hidden=8, z_dim=4, hyper_codebook=16, n_rates=3)
 
 
@@ -92,6 +98,131 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
         res = gencodec.encode(img, model="glc", rate=rate, weights_dir=wdir)
         assert np.array_equal(gencodec.decode(res.data, weights_dir=wdir), res.reconstruction)
         assert res.section_bytes["hyper"] == 1  # one z position (77x100 -> 128x128), 4 bits -> 1 byte
+
+
+def test_decoder_only_finetune_keeps_the_latent_space(tmp_path, train_dir) -> None:
+    """freeze_encoder trains D alone from shipped weights, so latent codecs trained on E stay valid;
+    load_autoencoder reads the same shipped file the codecs use."""
+    from gencodec.training.export import export_autoencoder
+    from gencodec.training.stages.glc_latent import load_autoencoder
+
+    cfg = AutoencoderTrainConfig(data=[train_dir], crop=64, batch=2, total_steps=2, bf16=False)
+    run(AutoencoderStage(cfg, TINY_AE), tmp_path / "ae", minutes=5)
+    wdir = tmp_path / "weights"
+    export_autoencoder(tmp_path / "ae" / "checkpoint", wdir)
+    shipped = load_file(str(wdir / "autoencoder.safetensors"))
+    loaded = load_autoencoder(wdir / "autoencoder.safetensors").state_dict()
+    assert all(torch.equal(loaded[k], v.float()) for k, v in shipped.items())
+    ft = AutoencoderTrainConfig(data=[train_dir], crop=64, batch=2, total_steps=3, gan_start=0.0, nonbinary_start=0.0,
+                                lr=1e-2, bf16=False, init=str(wdir / "autoencoder.safetensors"), freeze_encoder=True)
+    run(AutoencoderStage(ft, TINY_AE), tmp_path / "ae_ft", minutes=5)
+    tuned = {k[len("model."):]: v for k, v in _weights(tmp_path / "ae_ft").items() if k.startswith("model.")}
+    for k, v in shipped.items():
+        same = torch.equal(tuned[k], v.float())
+        assert same if k.startswith(("encoder.", "quantizer.")) else True, k
+    assert not all(torch.equal(tuned[k], v.float()) for k, v in shipped.items() if k.startswith("decoder."))
+
+
+def test_perco_trains_resumes_exports_and_samples_reproducibly(tmp_path, monkeypatch, train_dir) -> None:
+    from gencodec.entropy.fixed_length import packed_size
+    from gencodec.training.export import export_autoencoder, export_perco
+
+    run(AutoencoderStage(AutoencoderTrainConfig(data=[train_dir], crop=64, batch=2, total_steps=2, bf16=False),
+                         TINY_AE), tmp_path / "ae", minutes=5)
+    wdir = tmp_path / "weights"
+    export_autoencoder(tmp_path / "ae" / "checkpoint", wdir)
+
+    data = tmp_path / "captioned"  # ImageNet-style names give file-name captions, so the text path trains
+    data.mkdir()
+    for i, name in enumerate(["n01443537_goldfish.png", "n02669723_academic_gown.png", "test_1.png"]):
+        (data / name).write_bytes((Path(train_dir) / f"synthetic_{i}.png").read_bytes())
+
+    def stage() -> PerCoStage:
+        cfg = PerCoTrainConfig(autoencoder=str(wdir / "autoencoder.safetensors"), data=[str(data)], crop=4, batch=2,
+                               total_steps=4, restart_every=3)
+        return PerCoStage(cfg, TINY_PERCO)
+
+    run(stage(), tmp_path / "straight", minutes=5)
+    run(stage(), tmp_path / "split", minutes=5, stop_at=2)
+    run(stage(), tmp_path / "split", minutes=5)
+    assert _same(_weights(tmp_path / "straight"), _weights(tmp_path / "split"))  # resume is exact (bf16, restarts)
+    assert torch.isnan(stage().text).any(dim=1).tolist() == [False, False, True]  # test_1.png has no caption
+    export_perco(tmp_path / "split" / "checkpoint", wdir)
+    monkeypatch.setenv("GIC_WEIGHTS_DIR", str(wdir))
+    from PIL import Image
+
+    img = np.asarray(Image.open(TEST_DATA / "kodim04_odd.png").convert("RGB"))  # 100x77 -> 128x96 -> 8x6 latent
+    sizes = {0: packed_size(3 * 4, 16), 255: packed_size(6 * 8, 4)}
+    for rate, local_bytes in sizes.items():
+        res = gencodec.encode(img, model="perco", rate=rate, weights_dir=wdir)
+        assert res.section_bytes == {"local": local_bytes, "global": 0}
+        assert np.array_equal(gencodec.decode(res.data, weights_dir=wdir), res.reconstruction)
+    from gencodec.container.errors import BitstreamError
+    from gencodec.models.registry import load_codec
+
+    codec = load_codec("perco", wdir)
+    assert [codec.rate_point(b) for b in (0, 127, 128, 255)] == [0, 0, 1, 1]  # rate byte -> 2 rate points
+    good = gencodec.encode(img, model="perco", rate=0, weights_dir=wdir)
+    with pytest.raises(BitstreamError):
+        codec.decode(img.shape[0], img.shape[1], 0, [good.data[-6:-1], b""])  # local section one byte short
+    plain = gencodec.encode(img, model="perco", rate=0, weights_dir=wdir)
+    again = gencodec.encode(img, model="perco", rate=0, weights_dir=wdir)
+    seeded = gencodec.encode(img, model="perco", rate=0, seed=5, weights_dir=wdir)
+    captioned = gencodec.encode(img, model="perco", rate=0, caption="a photo of a red door", weights_dir=wdir)
+    assert again.data == plain.data and np.array_equal(again.reconstruction, plain.reconstruction)
+    assert seeded.section_bytes["global"] == 1 and not np.array_equal(seeded.reconstruction, plain.reconstruction)
+    assert captioned.section_bytes["global"] == 1 + len("a photo of a red door")
+    assert not np.array_equal(captioned.reconstruction, plain.reconstruction)
+    assert np.array_equal(gencodec.decode(captioned.data, weights_dir=wdir), captioned.reconstruction)
+    two = gencodec.decode(captioned.data, weights_dir=wdir, steps=2)
+    assert np.array_equal(two, gencodec.decode(captioned.data, weights_dir=wdir, steps=2))
+    assert not np.array_equal(two, captioned.reconstruction)
+    unguided = gencodec.decode(captioned.data, weights_dir=wdir, guidance=1.0)
+    assert not np.array_equal(unguided, captioned.reconstruction)
+    from click.testing import CliRunner
+
+    from gencodec.cli.main import cli
+    from gencodec.models.weights import WEIGHTS_DIR
+
+    with pytest.raises(ValueError, match="takes no caption"):
+        gencodec.encode(img, model="hyperprior", rate=0, caption="x", weights_dir=WEIGHTS_DIR)
+    src, gic, png = TEST_DATA / "kodim04_odd.png", tmp_path / "a.gic", tmp_path / "a.png"
+    (tmp_path / "cap.txt").write_text("  a photo of a red door\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["encode", str(src), "-o", str(gic), "--model", "perco", "--rate", "0",
+                                 "--caption-file", str(tmp_path / "cap.txt")])
+    assert r.exit_code == 0, r.output
+    assert gic.read_bytes() == captioned.data  # the file caption (stripped) equals the API caption
+    padded = gencodec.encode(img, model="perco", rate=0, caption=" a photo of a red door\t", weights_dir=wdir)
+    assert padded.data == captioned.data and np.array_equal(padded.reconstruction, captioned.reconstruction)
+    r = CliRunner().invoke(cli, ["decode", str(gic), "-o", str(png), "--steps", "2", "-q"])
+    assert r.exit_code == 0 and np.array_equal(np.asarray(Image.open(png).convert("RGB")), two)
+    bad = [["encode", str(src), "-o", str(tmp_path / "b.gic"), "--model", "perco", "--caption", "x", "--caption-file",
+            str(tmp_path / "cap.txt")],
+           ["encode", str(src), "-o", str(tmp_path / "b.gic"), "--model", "perco", "--seed", "64"],
+           ["encode", str(src), "-o", str(tmp_path / "b.gic"), "--model", "perco", "--caption", "   "]]
+    for args in bad:
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code != 0 and "Traceback" not in r.output and not (tmp_path / "b.gic").exists(), args
+
+
+def test_latent_store_reuses_encodings_of_the_same_encoder(tmp_path, train_dir) -> None:
+    from gencodec.nn.vqgan import VQAutoencoder
+    from gencodec.training.data import list_images
+    from gencodec.training.latent_cache import LatentCache
+
+    torch.manual_seed(0)
+    ae = VQAutoencoder(TINY_AE)
+    files = list_images([Path(train_dir)])
+    first = LatentCache(ae, files, crop=4, seed=0, store=tmp_path)
+    stored = list(tmp_path.glob("latents_*.safetensors"))
+    assert len(stored) == 1
+    again = LatentCache(ae, files, crop=4, seed=0, store=tmp_path)
+    assert again.files == first.files and all(torch.equal(a, b) for a, b in zip(again.latents, first.latents))
+    assert all(torch.equal(a, b) for a, b in zip(again.indices, first.indices))
+    with torch.no_grad():
+        next(ae.encoder.parameters()).add_(0.1)  # another encoder: another key, a fresh encoding
+    LatentCache(ae, files, crop=4, seed=0, store=tmp_path)
+    assert len(list(tmp_path.glob("latents_*.safetensors"))) == 2
 
 
 def test_csv_log_grows_new_columns(tmp_path) -> None:

@@ -54,6 +54,7 @@ class AutoencoderTrainConfig:
     seed: int = 0
     bf16: bool = True
     init: str = ""  # warm start from shipped weights (e.g. weights/autoencoder.safetensors); fresh optimizer
+    freeze_encoder: bool = False  # train D only: keeps the latent space (and latent codecs trained on it) valid
 
 
 class AutoencoderStage:
@@ -66,12 +67,16 @@ class AutoencoderStage:
         self.model_cfg = model_cfg or AutoencoderConfig()
         self.model = VQAutoencoder(self.model_cfg)
         if cfg.init:
-            load_state(self.model, load_file(cfg.init))
+            load_state(self.model, {k: v.float() for k, v in load_file(cfg.init).items()})
+        if cfg.freeze_encoder:
+            self.model.encoder.requires_grad_(False)
+            self.model.quantizer.requires_grad_(False)
         self.patch_d = PatchDiscriminator()
         self.nb_d = NonBinaryDiscriminator(self.model_cfg.codebook_size)
         self.perceptual = DeepFeatureLoss()
         betas = (0.5, 0.9)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=betas)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(trainable, lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(
             list(self.patch_d.parameters()) + list(self.nb_d.parameters()), lr=cfg.d_lr, betas=betas
         )
@@ -144,7 +149,7 @@ class AutoencoderStage:
             d_loss.float().backward()
             self.opt_d.step()
             metrics["d_loss"] = d_loss.item()
-        if step % c.restart_every == 0 and step < c.restart_until * self.total_steps:
+        if step % c.restart_every == 0 and step < c.restart_until * self.total_steps and not c.freeze_encoder:
             metrics["restarted"] = float(self.model.quantizer.restart_dead_codes(out["latent"]))
         with torch.no_grad():
             metrics["psnr"] = (-10 * torch.log10((x_hat - x).square().mean().clamp_min(1e-10))).item()

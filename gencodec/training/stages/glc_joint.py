@@ -1,7 +1,9 @@
 """GLC stage III: joint fine-tuning with pixel-level losses (decoder D trainable, E frozen).
 
 D_III = Charbonnier(x, x^) + w_per * L_per + lambda_adv * a * L_adv + lambda_code * CE(codes(E(x^)), codes(E(x)))
-L = bpp(y) + lambda(t) * D_III + w_latent * D_code(l, l_hat)
+L = bpp(y) + lambda(t) * (D_III + w_latent * D_code(l, l_hat))
+per sample (each sample has its own rate index t); with w_latent = 1 and the stage-II lambdas the
+stage-II objective is kept and the pixel terms are added on top, so the rate range stays put.
 with the non-binary MS-ILLM discriminator of stage I continuing to train,
 and the pixel-level code-prediction term of GLC (lambda_code = 0.05).
 """
@@ -17,7 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from gencodec.losses.adversarial import adaptive_weight, nonbinary_d_loss, nonbinary_g_loss
-from gencodec.losses.charbonnier import charbonnier
+from gencodec.losses.charbonnier import charbonnier_per_sample
 from gencodec.losses.code_prediction import code_prediction_loss
 from gencodec.metrics.deep_features import DeepFeatureLoss
 from gencodec.nn.discriminator import NonBinaryDiscriminator
@@ -38,11 +40,12 @@ class GLCJointTrainConfig:
     lr: float = 5e-5
     d_lr: float = 5e-5
     total_steps: int = 2000
-    lambdas: tuple[float, ...] = (0.02, 0.05, 0.12, 0.3, 0.75)
+    lambdas: tuple[float, ...] = (2e-4, 1e-3, 4e-3, 0.015, 0.05)  # those of the stage-II run it starts from
     w_per: float = 1.0
     lambda_adv: float = 0.8
+    adv_w_max: float = 1.0  # cap of the VQGAN adaptive weight (uncapped it crowded out reconstruction in stage I)
     lambda_code: float = 0.05
-    w_latent: float = 0.1
+    w_latent: float = 1.0
     adaptive_every: int = 8
     seed: int = 0
     bf16: bool = True
@@ -62,8 +65,9 @@ class GLCJointStage:
         self.model = GLCLatentCodec(self.model_cfg)
         load_module_weights(Path(cfg.latent_codec), {"model": self.model})
         self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size)
-        load_module_weights(Path(cfg.autoencoder), {"nb_d": self.disc})
-        self.perceptual = DeepFeatureLoss()
+        if Path(cfg.autoencoder).is_dir():  # a stage-I run carries its trained discriminator; shipped weights do not
+            load_module_weights(Path(cfg.autoencoder), {"nb_d": self.disc})
+        self.perceptual = DeepFeatureLoss(reduction="none")
         self.opt = torch.optim.Adam(list(self.model.parameters()) + list(self.decoder.parameters()), lr=cfg.lr,
                                     betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
@@ -105,19 +109,21 @@ class GLCJointStage:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
             out = self.model(latent, t)
             x_hat = self.decoder(F.normalize(out["latent_hat"], dim=1)).float()
-            rec = charbonnier(x_hat, x)
-            per = self.perceptual(x_hat, x)
+            rec = charbonnier_per_sample(x_hat, x)
+            per = self.perceptual(x_hat, x).float()
             code_logits = self.ae.quantizer.logits(self.ae.encoder(x_hat)) * 25.0
-            g_adv = nonbinary_g_loss(self.disc(x_hat), codes)
-        pix_code = F.cross_entropy(code_logits.float(), codes)
+            disc_logits = self.disc(x_hat)
+        pix_code = F.cross_entropy(code_logits.float(), codes, reduction="none").mean(dim=(1, 2))
+        g_adv = nonbinary_g_loss(disc_logits, codes, per_sample=True)
         d_latent, diag = code_prediction_loss(latent, out["latent_hat"], codes, self.ae.quantizer)
         nll = rec + c.w_per * per + c.lambda_code * pix_code
         if self.adv_w is None or step % c.adaptive_every == 0:
-            self.adv_w = float(adaptive_weight(nll, g_adv.float(), self.decoder.net[-2].weight))
-        distortion = nll + c.lambda_adv * self.adv_w * g_adv.float()
+            self.adv_w = float(adaptive_weight(nll.mean(), g_adv.mean(), self.decoder.net[-2].weight,
+                                               max_weight=c.adv_w_max))
+        distortion = nll + c.lambda_adv * self.adv_w * g_adv + c.w_latent * d_latent
         npix = x.shape[2] * x.shape[3]
         bpp_y = -torch.log2(out["y_likelihood"]).sum(dim=(1, 2, 3)) / npix
-        loss = (bpp_y + self.lam(t) * distortion).mean() + c.w_latent * d_latent.mean() + out["hyper_vq_loss"]
+        loss = (bpp_y + self.lam(t) * distortion).mean() + out["hyper_vq_loss"]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(self.model.parameters()) + list(self.decoder.parameters()), 1.0)
@@ -128,6 +134,13 @@ class GLCJointStage:
         d_loss.float().backward()
         self.opt_d.step()
         psnr = -10 * torch.log10((x_hat.detach() - x).square().mean().clamp_min(1e-10))
-        return {"loss": loss.item(), "bpp_y": bpp_y.mean().item(), "rec": rec.item(), "per": per.item(),
-                "pix_code": pix_code.item(), "g_adv": g_adv.item(), "d_loss": d_loss.item(), "psnr": psnr.item(),
+        n = self.model_cfg.n_rates
+        lo, hi = t < 1, t > n - 2  # the lowest and highest rate segments
+        return {"loss": loss.item(), "bpp_y": bpp_y.mean().item(),
+                "bpp_lo": bpp_y[lo].mean().item() if lo.any() else float("nan"),
+                "bpp_hi": bpp_y[hi].mean().item() if hi.any() else float("nan"),
+                "per_lo": per[lo].mean().item() if lo.any() else float("nan"),
+                "per_hi": per[hi].mean().item() if hi.any() else float("nan"),
+                "rec": rec.mean().item(), "per": per.mean().item(), "pix_code": pix_code.mean().item(),
+                "g_adv": g_adv.mean().item(), "d_loss": d_loss.item(), "psnr": psnr.item(), "adv_w": self.adv_w,
                 **diag}

@@ -39,17 +39,32 @@ class GLCLatentTrainConfig:
     warm_end: float = 0.35
     seed: int = 0
     bf16: bool = True
+    latent_store: str = ""  # folder caching encoder latents for later runs on the same encoder ("" = off)
 
 
 def load_autoencoder(path: str | Path) -> VQAutoencoder:
-    """The frozen stage-I autoencoder from a training checkpoint directory."""
+    """The frozen stage-I autoencoder: a training checkpoint directory or a shipped ``.safetensors``
+    file (its config is read from the weights manifest next to it)."""
     import json
 
-    state = json.loads((Path(path) / "state.json").read_text())
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        from gencodec.models.weights import load_state, read_manifest
+
+        entries = [e for e in read_manifest(path.parent).values() if e.file == path.name]
+        if not entries:
+            raise ValueError(f"{path} is not listed in {path.parent / 'manifest.json'}")
+        m = entries[0].config["model"]
+        ae = VQAutoencoder(AutoencoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()}))
+        load_state(ae, {k: v.float() for k, v in load_file(str(path)).items()})
+        return ae.eval().requires_grad_(False)
+    state = json.loads((path / "state.json").read_text())
     m = state["config"]["model"]
     cfg = AutoencoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()})
     ae = VQAutoencoder(cfg)
-    load_module_weights(Path(path), {"model": ae})
+    load_module_weights(path, {"model": ae})
     return ae.eval().requires_grad_(False)
 
 
@@ -64,7 +79,8 @@ class GLCLatentStage:
         self.model_cfg = model_cfg or GLCConfig(latent_dim=self.ae.cfg.latent_dim)
         self.model = GLCLatentCodec(self.model_cfg)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.cache = LatentCache(self.ae, list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
+        self.cache = LatentCache(self.ae, list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed,
+                                  store=Path(cfg.latent_store) if cfg.latent_store else None)
         self.log_lambdas = torch.tensor([math.log(v) for v in cfg.lambdas])
         self.hyper_bits = math.ceil(math.log2(self.model_cfg.hyper_codebook))
 
