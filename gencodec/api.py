@@ -18,7 +18,7 @@ from gencodec.container import Header, model_code, pack, unpack
 from gencodec.container.errors import WeightsMismatch
 from gencodec.container.format import DEFAULT_MAX_PIXELS, MAX_SIDE
 from gencodec.models.devices import resolve_device
-from gencodec.models.registry import DEFAULT_MODEL, load_codec
+from gencodec.models.registry import default_model, load_codec
 from gencodec.rate_control import RateUnreachable, search_rate
 
 
@@ -53,7 +53,7 @@ def _check_image(img: np.ndarray) -> np.ndarray:
 def encode(
     img: np.ndarray,
     *,
-    model: str = DEFAULT_MODEL,
+    model: str | None = None,
     bpp: float | None = None,
     size: int | None = None,
     rate: int | None = None,
@@ -78,6 +78,7 @@ def encode(
     text the decoder is conditioned on (coded losslessly in the stream).
     """
     t0 = time.perf_counter()
+    model = model or default_model(weights_dir)
     if roi is not None and refine is None:
         refine = "sga"
     if refine not in (None, "sga"):

@@ -40,7 +40,8 @@ def _patch_fd(refs: list[np.ndarray], recs: list[np.ndarray]) -> float | None:
 
 
 def _split(res: gencodec.api.EncodeResult) -> dict[str, int]:
-    return {"local": res.section_bytes["local"], "caption": res.section_bytes["global"], "header": res.header_bytes}
+    sections = res.section_bytes
+    return {"local": sections["local"], "caption_bytes": sections["global"], "header": res.header_bytes}
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -89,7 +90,7 @@ def main() -> None:
         ok = [r for r in rows if r["target"] == target and r["caption"] == with_caption and "error" not in r]
         ref_sub = [refs[[f.stem for f in files].index(r["image"])] for r in ok]
         summary.append({"target": target, "caption": with_caption, "n": len(ok), "bpp": _mean(ok, "bpp"),
-                        **{k: _mean(ok, k) for k in ("local", "caption", "header", "psnr", "ms_ssim", "dfd",
+                        **{k: _mean(ok, k) for k in ("local", "caption_bytes", "header", "psnr", "ms_ssim", "dfd",
                                                       "decode_s")},
                         "patch_fd": _patch_fd(ref_sub, outs)})
     studies = _studies(files[: args.study_images], captions, targets, [int(s) for s in args.steps.split(",")],

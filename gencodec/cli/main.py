@@ -88,7 +88,7 @@ def encode(
     from gencodec.api import encode as api_encode
     from gencodec.batch import is_batch_input
     from gencodec.image_io import load_image, write_atomic
-    from gencodec.models.registry import DEFAULT_MODEL
+    from gencodec.models.registry import default_model
 
     if sum(v is not None for v in (bpp, size_bytes, rate)) > 1:
         raise click.UsageError("give at most one of --bpp, --size and --rate")
@@ -108,7 +108,7 @@ def encode(
             raise click.UsageError("--roi needs a single input image")
         if caption is not None:
             raise click.UsageError("--caption needs a single input image")
-        options = dict(model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate, refine=refine,
+        options = dict(model=model or default_model(), bpp=bpp, size=size_bytes, rate=rate, refine=refine,
                        refine_steps=steps, time_limit=time_limit, seed=seed, max_pixels=max_pixels, device=device)
         _run_batch("encode", input, output, options, jobs, force, quiet, as_json)
         return
@@ -126,7 +126,7 @@ def encode(
         mask, mask_notes = load_mask(roi, img.shape[0], img.shape[1])
         for note in mask_notes:
             click.echo(f"warning: {roi}: {note}", err=True)
-    kwargs = dict(model=model or DEFAULT_MODEL, bpp=bpp, size=size_bytes, rate=rate, refine=refine,
+    kwargs = dict(model=model or default_model(), bpp=bpp, size=size_bytes, rate=rate, refine=refine,
                   refine_steps=steps, time_limit=time_limit, roi=mask, roi_weights=weights, seed=seed,
                   device=device, **({"caption": caption} if caption is not None else {}))
     if (refine or roi is not None) and not (quiet or as_json):
@@ -265,10 +265,11 @@ def info(input: Path, as_json: bool) -> None:
 def models(as_json: bool) -> None:
     """List shipped models, their weights and hashes."""
     from gencodec.container.registry import model_code
-    from gencodec.models.registry import CODECS, DEFAULT_MODEL
+    from gencodec.models.registry import CODECS, default_model
     from gencodec.models.weights import read_manifest
 
     manifest = read_manifest()
+    default = default_model()
     rows = []
     for model, (_, wid) in CODECS.items():
         e = manifest.get(wid)
@@ -276,7 +277,7 @@ def models(as_json: bool) -> None:
             {
                 "model": model,
                 "code": model_code(model),
-                "default": model == DEFAULT_MODEL,
+                "default": model == default,
                 "weights": e.file if e else None,
                 "sha256": e.sha256 if e else None,
                 "licence": e.licence if e else None,

@@ -28,5 +28,5 @@ def check_pair(a: np.ndarray, b: np.ndarray) -> None:
 
 def to_tensor01(img: np.ndarray) -> torch.Tensor:
     """uint8 HxWx3 array -> float32 (1, 3, H, W) tensor in [0, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).unsqueeze(0)
+    t = torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1).unsqueeze(0)
     return t.to(torch.float32) / 255.0

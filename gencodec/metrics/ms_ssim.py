@@ -94,6 +94,6 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
     """
     check_pair(a, b)
     with torch.no_grad():
-        x = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).unsqueeze(0).to(torch.float64)
-        y = torch.from_numpy(np.ascontiguousarray(b)).permute(2, 0, 1).unsqueeze(0).to(torch.float64)
+        x = torch.from_numpy(np.array(a, copy=True)).permute(2, 0, 1).unsqueeze(0).to(torch.float64)
+        y = torch.from_numpy(np.array(b, copy=True)).permute(2, 0, 1).unsqueeze(0).to(torch.float64)
         return float(ms_ssim_tensor(x, y)[0])

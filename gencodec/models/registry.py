@@ -12,7 +12,13 @@ from pathlib import Path
 
 from gencodec.container.registry import MODEL_CODES
 from gencodec.models.base import Codec
-from gencodec.models.weights import WeightsError, default_weights_dir, load_weights, read_manifest
+from gencodec.models.weights import (
+    WeightsError,
+    default_weights_dir,
+    load_weights,
+    manifest_default,
+    read_manifest,
+)
 
 # codec id -> (module implementing it, weights id in the manifest)
 CODECS: dict[str, tuple[str, str]] = {
@@ -20,7 +26,19 @@ CODECS: dict[str, tuple[str, str]] = {
     "glc": ("gencodec.models.glc", "glc"),
     "perco": ("gencodec.models.perco", "perco"),
 }
-DEFAULT_MODEL = "hyperprior"
+DEFAULT_MODEL = "hyperprior"  # when the weights manifest names no default
+
+
+def default_model(weights_dir: Path | None = None) -> str:
+    """The manifest's ``"default"`` model when it is a known codec with weights there, else ``hyperprior``."""
+    named = manifest_default(weights_dir)
+    if named in CODECS:
+        try:
+            if CODECS[named][1] in read_manifest(weights_dir):
+                return named
+        except WeightsError:
+            pass
+    return DEFAULT_MODEL
 
 
 def available_models() -> list[str]:

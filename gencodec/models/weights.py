@@ -75,6 +75,16 @@ def read_manifest(weights_dir: Path | None = None) -> dict[str, WeightsEntry]:
         raise WeightsError(f"weights manifest {path} is malformed: {exc}") from None
 
 
+def manifest_default(weights_dir: Path | None = None) -> str | None:
+    """The model the weights folder names as its default (``"default"`` in the manifest), if any."""
+    path = Path(weights_dir or default_weights_dir()) / "manifest.json"
+    try:
+        value = json.loads(path.read_text()).get("default")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def load_weights(entry: WeightsEntry, weights_dir: Path | None = None) -> dict[str, torch.Tensor]:
     path = Path(weights_dir or default_weights_dir()) / entry.file
     if not path.exists():

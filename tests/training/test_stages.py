@@ -148,6 +148,14 @@ def test_perco_trains_resumes_exports_and_samples_reproducibly(tmp_path, monkeyp
     assert _same(_weights(tmp_path / "straight"), _weights(tmp_path / "split"))  # resume is exact (bf16, restarts)
     assert torch.isnan(stage().text).any(dim=1).tolist() == [False, False, True]  # test_1.png has no caption
     export_perco(tmp_path / "split" / "checkpoint", wdir)
+    warm_cfg = PerCoTrainConfig(autoencoder=str(wdir / "autoencoder.safetensors"), data=[str(data)], crop=4, batch=2,
+                                init=str(wdir / "perco.safetensors"))
+    warm = PerCoStage(warm_cfg, TINY_PERCO)  # a later session continues from shipped weights
+    shipped = load_file(str(wdir / "perco.safetensors"))
+    state = warm.model.state_dict()
+    assert shipped and all(torch.equal(state[k].float(), v.float()) for k, v in shipped.items())
+    warm.train_step(1)  # step 1 trains rate point 1; it must not re-seed the shipped codebook of point 0
+    assert torch.equal(warm.model.quantizers[0].codebook, shipped["quantizers.0.codebook"].float())
     monkeypatch.setenv("GIC_WEIGHTS_DIR", str(wdir))
     from PIL import Image
 

@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch.nn import functional as F
 
+from gencodec.models.weights import load_state
 from gencodec.nn.denoiser import DenoiserConfig
 from gencodec.nn.diffusion import add_noise
 from gencodec.nn.perco import PerCoConfig, PerCoNet
@@ -38,6 +40,7 @@ class PerCoTrainConfig:
     restart_every: int = 200
     seed: int = 0
     bf16: bool = True
+    init: str = ""  # warm start from shipped weights (weights/perco.safetensors); fresh optimizer
     latent_store: str = ""  # folder caching encoder latents for later runs on the same encoder ("" = off)
 
 
@@ -57,6 +60,11 @@ class PerCoStage:
         if cfg.crop % self.model_cfg.multiple:
             raise ValueError(f"crop must be a multiple of {self.model_cfg.multiple} latent positions")
         self.model = PerCoNet(self.model_cfg)
+        if cfg.init:
+            load_state(self.model, {k: v.float() for k, v in load_file(cfg.init).items()})
+            for quantizer in self.model.quantizers:  # EMA statistics are not shipped: restart them at the codes
+                quantizer.ema_sum.copy_(quantizer.codebook)
+                quantizer.ema_count.fill_(1.0)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.cache = LatentCache(self.ae, list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed,
                                   store=Path(cfg.latent_store) if cfg.latent_store else None)
@@ -103,7 +111,7 @@ class PerCoStage:
         noise = torch.randn(latent.shape, generator=self.noise)
         x_s, v_target = add_noise(latent * math.sqrt(latent.shape[1]), s, noise)
         self.model.train()
-        if step <= 1:  # data-driven codebooks: every entry starts at a hyper-encoder output
+        if step <= 1 and not c.init:  # data-driven codebooks: every entry starts at a hyper-encoder output
             with torch.no_grad():
                 for k, quantizer in enumerate(self.model.quantizers):
                     quantizer.seed_from(self.model.hyper[k](latent), self.noise)

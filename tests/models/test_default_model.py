@@ -1,0 +1,29 @@
+"""The default model is named by the weights manifest and must have weights there; else hyperprior."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import gencodec
+from gencodec.models.registry import default_model
+
+
+def test_manifest_names_the_default(tmp_path, tiny_weights, crop_image) -> None:
+    wdir = tmp_path / "w"
+    shutil.copytree(tiny_weights, wdir)
+    manifest = json.loads((wdir / "manifest.json").read_text())
+    assert "default" not in manifest and default_model(wdir) == "hyperprior"
+    for named in ("glc", "no-such-model", 7):  # glc has no weights here; the others are not codecs
+        (wdir / "manifest.json").write_text(json.dumps({**manifest, "default": named}))
+        assert default_model(wdir) == "hyperprior"
+    (wdir / "manifest.json").write_text(json.dumps({**manifest, "default": "hyperprior"}))
+    assert default_model(wdir) == "hyperprior"
+    assert gencodec.encode(crop_image, rate=50, weights_dir=wdir).model == "hyperprior"
+
+
+def test_shipped_manifest_default_has_weights() -> None:
+    from gencodec.models.registry import CODECS
+    from gencodec.models.weights import read_manifest
+
+    assert CODECS[default_model()][1] in read_manifest()
