@@ -21,6 +21,8 @@ MODEL_CODES: dict[int, str] = {
 # Section names per model, in stream order (for reports; payloads are model-defined).
 MODEL_SECTIONS: dict[str, tuple[str, ...]] = {
     "hyperprior": ("hyper", "latent"),
+    "glc": ("hyper", "latent"),
+    "perco": ("local", "global"),
 }
 
 

@@ -27,3 +27,16 @@ def test_shipped_manifest_default_has_weights() -> None:
     from gencodec.models.weights import read_manifest
 
     assert CODECS[default_model()][1] in read_manifest()
+
+
+def test_container_knows_every_codecs_section_names() -> None:
+    """``gic info`` names sections from the container registry (no weights loaded): keep it in step."""
+    import importlib
+
+    from gencodec.container.registry import MODEL_SECTIONS
+    from gencodec.models.registry import CODECS
+
+    for model, (module, _) in CODECS.items():
+        classes = [c for c in vars(importlib.import_module(module)).values()
+                   if isinstance(c, type) and getattr(c, "model_id", None) == model]
+        assert classes and MODEL_SECTIONS[model] == classes[0].section_names, model
