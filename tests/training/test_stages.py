@@ -79,8 +79,10 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
     run(GLCLatentStage(lat_cfg, TINY_GLC), tmp_path / "glc2", minutes=5)
     joint_cfg = GLCJointTrainConfig(autoencoder=str(tmp_path / "ae" / "checkpoint"),
                                     latent_codec=str(tmp_path / "glc2" / "checkpoint"), data=[train_dir], crop=128,
-                                    batch=1, total_steps=2, lambdas=(0.01, 0.1, 1.0), bf16=False)
-    run(GLCJointStage(joint_cfg), tmp_path / "glc3", minutes=5)
+                                    batch=1, total_steps=2, bf16=False)
+    joint = GLCJointStage(joint_cfg)
+    assert joint.lambdas == (0.01, 0.1, 1.0)  # stage III inherits stage II's lambdas, so the rate range stays
+    run(joint, tmp_path / "glc3", minutes=5)
     wdir = tmp_path / "weights"
     export_autoencoder(tmp_path / "ae" / "checkpoint", wdir)
     export_glc(tmp_path / "glc3" / "checkpoint", wdir, decoder_ckpt_module="decoder")

@@ -40,7 +40,7 @@ class GLCJointTrainConfig:
     lr: float = 5e-5
     d_lr: float = 5e-5
     total_steps: int = 2000
-    lambdas: tuple[float, ...] = (2e-4, 1e-3, 4e-3, 0.015, 0.05)  # those of the stage-II run it starts from
+    lambdas: tuple[float, ...] = ()  # empty: those of the stage-II run it starts from (keeps its rate range)
     w_per: float = 1.0
     lambda_adv: float = 0.8
     adv_w_max: float = 1.0  # cap of the VQGAN adaptive weight (uncapped it crowded out reconstruction in stage I)
@@ -62,6 +62,7 @@ class GLCJointStage:
         self.decoder = self.ae.decoder.requires_grad_(True).train()
         state = json.loads((Path(cfg.latent_codec) / "state.json").read_text())
         self.model_cfg = GLCConfig(**state["config"]["model"])
+        self.lambdas = tuple(cfg.lambdas or state["config"]["train"]["lambdas"])
         self.model = GLCLatentCodec(self.model_cfg)
         load_module_weights(Path(cfg.latent_codec), {"model": self.model})
         self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size)
@@ -72,7 +73,7 @@ class GLCJointStage:
                                     betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
         self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
-        self.log_lambdas = torch.tensor([math.log(v) for v in cfg.lambdas])
+        self.log_lambdas = torch.tensor([math.log(v) for v in self.lambdas])
         self.adv_w: float | None = None
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -89,10 +90,11 @@ class GLCJointStage:
         self.adv_w = state["adv_w"]
 
     def config(self) -> dict:
-        return {"train": asdict(self.cfg), "model": self.model_cfg.to_dict(), "autoencoder": self.ae.cfg.to_dict()}
+        train = {**asdict(self.cfg), "lambdas": list(self.lambdas)}  # as used, also when inherited from stage II
+        return {"train": train, "model": self.model_cfg.to_dict(), "autoencoder": self.ae.cfg.to_dict()}
 
     def lam(self, t: torch.Tensor) -> torch.Tensor:
-        lo = t.floor().clamp(max=len(self.cfg.lambdas) - 2).long()
+        lo = t.floor().clamp(max=len(self.lambdas) - 2).long()
         a = t - lo
         return (self.log_lambdas[lo] * (1 - a) + self.log_lambdas[lo + 1] * a).exp()
 

@@ -32,7 +32,7 @@ class GLCLatentTrainConfig:
     batch: int = 16
     lr: float = 3e-4
     total_steps: int = 6000
-    lambdas: tuple[float, ...] = (0.004, 0.01, 0.025, 0.06, 0.15)
+    lambdas: tuple[float, ...] = (1e-3, 4e-3, 0.015, 0.05, 0.2)  # the shipped glc's recipe
     alpha: float = 0.5
     warm_factor: float = 4.0
     warm_until: float = 0.2
@@ -51,15 +51,13 @@ def load_autoencoder(path: str | Path) -> VQAutoencoder:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        from gencodec.models.weights import load_state, read_manifest
+        from gencodec.models.glc import build_autoencoder
+        from gencodec.models.weights import read_manifest
 
         entries = [e for e in read_manifest(path.parent).values() if e.file == path.name]
         if not entries:
             raise ValueError(f"{path} is not listed in {path.parent / 'manifest.json'}")
-        m = entries[0].config["model"]
-        ae = VQAutoencoder(AutoencoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()}))
-        load_state(ae, {k: v.float() for k, v in load_file(str(path)).items()})
-        return ae.eval().requires_grad_(False)
+        return build_autoencoder(entries[0], load_file(str(path)))
     state = json.loads((path / "state.json").read_text())
     m = state["config"]["model"]
     cfg = AutoencoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()})
