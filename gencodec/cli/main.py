@@ -171,7 +171,7 @@ def encode(
     "--max-pixels", type=int, default=1 << 24, show_default=True, help="Refuse streams declaring more pixels."
 )
 @click.option("--steps", type=click.IntRange(1, 1000), default=None,
-              help="perco: denoising steps (default 8; other values differ from the encoder's preview).")
+              help="perco: denoising steps (default 2; other values differ from the encoder's preview).")
 @click.option("--guidance", type=click.FloatRange(0, 30), default=None,
               help="perco: classifier-free guidance scale on the caption (default 3).")
 @click.option("--quiet", "-q", is_flag=True)

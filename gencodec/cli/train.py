@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -21,41 +22,29 @@ def _apply_overrides(cfg: object, pairs: tuple[str, ...]) -> None:
         )
 
 
+# stage name -> (module, stage class, config class); imported only when that stage runs
+STAGE_CLASSES: dict[str, tuple[str, str, str]] = {
+    "hyperprior": ("hyperprior", "HyperpriorStage", "HyperpriorTrainConfig"),
+    "autoencoder": ("autoencoder", "AutoencoderStage", "AutoencoderTrainConfig"),
+    "glc-latent": ("glc_latent", "GLCLatentStage", "GLCLatentTrainConfig"),
+    "glc-joint": ("glc_joint", "GLCJointStage", "GLCJointTrainConfig"),
+    "dlf-align": ("dlf_align", "DLFAlignStage", "DLFAlignTrainConfig"),
+    "dlf-joint": ("dlf_joint", "DLFJointStage", "DLFJointTrainConfig"),
+    "perco": ("perco", "PerCoStage", "PerCoTrainConfig"),
+    "hific-rd": ("hific_rd", "HiFiCRDStage", "HiFiCRDTrainConfig"),
+    "hific-gan": ("hific_gan", "HiFiCGANStage", "HiFiCGANTrainConfig"),
+}
+STAGES = list(STAGE_CLASSES)
+
+
 def _build_stage(stage: str, overrides: tuple[str, ...]):
-    if stage == "hyperprior":
-        from gencodec.training.stages.hyperprior import HyperpriorStage, HyperpriorTrainConfig
-
-        cfg = HyperpriorTrainConfig()
-        _apply_overrides(cfg, overrides)
-        return HyperpriorStage(cfg)
-    if stage == "autoencoder":
-        from gencodec.training.stages.autoencoder import AutoencoderStage, AutoencoderTrainConfig
-
-        cfg = AutoencoderTrainConfig()
-        _apply_overrides(cfg, overrides)
-        return AutoencoderStage(cfg)
-    if stage == "glc-latent":
-        from gencodec.training.stages.glc_latent import GLCLatentStage, GLCLatentTrainConfig
-
-        cfg = GLCLatentTrainConfig()
-        _apply_overrides(cfg, overrides)
-        return GLCLatentStage(cfg)
-    if stage == "glc-joint":
-        from gencodec.training.stages.glc_joint import GLCJointStage, GLCJointTrainConfig
-
-        cfg = GLCJointTrainConfig()
-        _apply_overrides(cfg, overrides)
-        return GLCJointStage(cfg)
-    if stage == "perco":
-        from gencodec.training.stages.perco import PerCoStage, PerCoTrainConfig
-
-        cfg = PerCoTrainConfig()
-        _apply_overrides(cfg, overrides)
-        return PerCoStage(cfg)
-    raise click.BadParameter(f"unknown stage {stage!r}", param_hint="STAGE")
-
-
-STAGES = ["hyperprior", "autoencoder", "glc-latent", "glc-joint", "perco"]
+    if stage not in STAGE_CLASSES:
+        raise click.BadParameter(f"unknown stage {stage!r}", param_hint="STAGE")
+    module_name, stage_cls, config_cls = STAGE_CLASSES[stage]
+    module = importlib.import_module(f"gencodec.training.stages.{module_name}")
+    cfg = getattr(module, config_cls)()
+    _apply_overrides(cfg, overrides)
+    return getattr(module, stage_cls)(cfg)
 
 
 @click.command("train")
@@ -88,7 +77,7 @@ def train_main() -> None:
 
 
 @click.command("export")
-@click.argument("what", type=click.Choice(["hyperprior", "autoencoder", "glc", "perco"]))
+@click.argument("what", type=click.Choice(["hyperprior", "autoencoder", "glc", "dlf", "perco", "hific"]))
 @click.option("--run", "run_dir", type=click.Path(path_type=Path, exists=True), required=True,
               help="Run directory whose checkpoint/ is exported.")
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None,
@@ -106,6 +95,11 @@ def export_cmd(what: str, run_dir: Path, weights_dir: Path | None) -> None:
         entry = export.export_autoencoder(ckpt, target)
     elif what == "perco":
         entry = export.export_perco(ckpt, target)
+    elif what == "hific":
+        entry = export.export_hific(ckpt, target)
+    elif what == "dlf":
+        decoder = "decoder" if "decoder." in _checkpoint_keys(ckpt) else None
+        entry = export.export_dlf(ckpt, target, decoder_ckpt_module=decoder)
     else:
         decoder = "decoder" if "decoder." in "".join(_checkpoint_keys(ckpt)) else None
         entry = export.export_glc(ckpt, target, decoder_ckpt_module=decoder)

@@ -22,6 +22,8 @@ MODEL_CODES: dict[int, str] = {
 MODEL_SECTIONS: dict[str, tuple[str, ...]] = {
     "hyperprior": ("hyper", "latent"),
     "glc": ("hyper", "latent"),
+    "hific": ("hyper", "latent"),
+    "dlf": ("semantic", "hyper", "detail"),
     "perco": ("local", "global"),
 }
 

@@ -6,7 +6,9 @@ Values at or beyond the edge are escaped: the edge value (with its sign) is
 coded in place and the excess |q| - SUPPORT follows after all symbols as an
 Elias-gamma-like pair (bit length under Uniform(25), then the low bits
 under a Uniform model). Every integer with |q| < SUPPORT + 2**24 round trips
-exactly.
+exactly. ``encode_chunks`` / ``ChunkDecoder`` put several such arrays (each
+with its own escapes) into one payload, for context models whose later
+scales depend on earlier decoded values.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ def _escape_values(q: np.ndarray) -> np.ndarray:
     return np.abs(q[np.abs(q) >= SUPPORT]).astype(np.int64) - SUPPORT
 
 
-def _encode_words(q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
-    enc = constriction.stream.queue.RangeEncoder()
+def _encode_chunk(enc: constriction.stream.queue.RangeEncoder, q: np.ndarray, scale_idx: np.ndarray) -> None:
+    """Append one chunk: all its symbols, then the escapes of its out-of-support values."""
     if q.size:
         stds = SCALE_TABLE[scale_idx.astype(np.int64)]
         clipped = np.clip(q, -SUPPORT, SUPPORT).astype(np.int32)
@@ -44,11 +46,15 @@ def _encode_words(q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
             if nbits > 1:
                 low = int(e) - (1 << (nbits - 1))
                 enc.encode(np.array([low], dtype=np.int32), constriction.stream.model.Uniform(1 << (nbits - 1)))
+
+
+def _encode_words(q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
+    enc = constriction.stream.queue.RangeEncoder()
+    _encode_chunk(enc, q, scale_idx)
     return enc.get_compressed()
 
 
-def _decode(payload: bytes, scale_idx: np.ndarray) -> np.ndarray:
-    dec = constriction.stream.queue.RangeDecoder(bytes_to_words(payload))
+def _decode_chunk(dec: constriction.stream.queue.RangeDecoder, scale_idx: np.ndarray) -> np.ndarray:
     n = scale_idx.size
     if n == 0:
         return np.zeros(0, dtype=np.int32)
@@ -61,6 +67,10 @@ def _decode(payload: bytes, scale_idx: np.ndarray) -> np.ndarray:
             e = (1 << (nbits - 1)) + int(dec.decode(constriction.stream.model.Uniform(1 << (nbits - 1))))
         q[i] = np.sign(q[i]) * (SUPPORT + e)
     return q.astype(np.int32)
+
+
+def _decode(payload: bytes, scale_idx: np.ndarray) -> np.ndarray:
+    return _decode_chunk(constriction.stream.queue.RangeDecoder(bytes_to_words(payload)), scale_idx)
 
 
 def encode(q: np.ndarray, scale_idx: np.ndarray, exact: bool = True) -> bytes:
@@ -100,3 +110,45 @@ def estimate_bits(q: np.ndarray, scale_idx: np.ndarray) -> float:
         nbits = int(e).bit_length()
         bits += math.log2(MAX_ESCAPE_BITS + 1) + max(0, nbits - 1)
     return bits
+
+
+# -- chunked streams: one range-coded payload whose later chunks' scales depend on earlier chunks --
+
+
+def encode_chunks(qs: list[np.ndarray], scale_idxs: list[np.ndarray], exact: bool = True) -> bytes:
+    """Code several chunks into one payload, in order, each as :func:`encode` codes one array.
+
+    A single chunk gives exactly the bytes of :func:`encode`. The decoder reads the chunks back one
+    at a time with :class:`ChunkDecoder`, so it may compute a chunk's scales from earlier chunks.
+    """
+    if len(qs) != len(scale_idxs):
+        raise ValueError("need one scale-index array per chunk")
+    flat = [(np.asarray(q).ravel(), np.asarray(s).ravel()) for q, s in zip(qs, scale_idxs)]
+    if any(q.shape != s.shape for q, s in flat):
+        raise ValueError("symbols and scale indices must have the same size")
+    enc = constriction.stream.queue.RangeEncoder()
+    for q, s in flat:
+        _encode_chunk(enc, q, s)
+    full = words_to_bytes(enc.get_compressed())
+    if not exact:
+        return full
+
+    def decodes_ok(b: bytes) -> bool:
+        dec = ChunkDecoder(b)
+        return all(np.array_equal(dec.decode(s), q) for q, s in flat)
+
+    return trim(full, decodes_ok)
+
+
+class ChunkDecoder:
+    """Reads the chunks of an :func:`encode_chunks` payload one after the other."""
+
+    def __init__(self, payload: bytes) -> None:
+        self._dec = constriction.stream.queue.RangeDecoder(bytes_to_words(bytes(payload)))
+
+    def decode(self, scale_idx: np.ndarray) -> np.ndarray:
+        """The next chunk (int32, flat); raises MalformedStream if the payload is invalid."""
+        try:
+            return _decode_chunk(self._dec, np.asarray(scale_idx).ravel())
+        except (AssertionError, ValueError, RuntimeError, OverflowError) as exc:
+            raise MalformedStream(f"invalid range-coded latent payload ({exc.__class__.__name__})") from None

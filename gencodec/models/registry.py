@@ -24,6 +24,7 @@ from gencodec.models.weights import (
 CODECS: dict[str, tuple[str, str]] = {
     "hyperprior": ("gencodec.models.hyperprior", "hyperprior"),
     "glc": ("gencodec.models.glc", "glc"),
+    "dlf": ("gencodec.models.dlf", "dlf"),
     "perco": ("gencodec.models.perco", "perco"),
 }
 DEFAULT_MODEL = "hyperprior"  # when the weights manifest names no default

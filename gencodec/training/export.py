@@ -135,3 +135,38 @@ def export_perco(ckpt: Path, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
     out = {k: _ship_dtype(k, v) for k, v in tensors.items() if not k.endswith(("ema_count", "ema_sum"))}
     desc = "PerCo: latent diffusion decoder conditioned on a fixed-length VQ code and a caption"
     return _write_latent_codec("perco", out, state, weights_dir, desc)
+
+
+def hific_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A ``hific`` model state dict as shipped: fp16 transforms and context, fp32 gains and prior, z table."""
+    out = {k: _ship_dtype(k, v) for k, v in tensors.items()}
+    log_probs = torch.log_softmax(tensors["z_prior.logits"].detach().double(), dim=-1).numpy()
+    out["z_prior.table"] = torch.from_numpy(table_from_logits(log_probs).astype(np.int32))
+    return out
+
+
+def export_hific(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, note: str = "") -> dict[str, Any]:
+    """A hific-rd or hific-gan checkpoint's codec (not its discriminator) -> weights/hific.safetensors."""
+    tensors, state = _checkpoint_tensors(ckpt, "model")
+    path = _write(weights_dir, "hific", hific_weights(tensors), state["step"])
+    entry = {
+        "id": "hific", "file": path.name, "sha256": sha256_file(path),
+        "config": {"model": state["config"]["model"], "train": state["config"]["train"], "step": state["step"]},
+        "licence": LICENCE,
+        "description": note or "HiFiC-style pixel codec with ELIC context and semantic ensemble loss (seed 000)",
+    }
+    update_manifest(entry, weights_dir)
+    return entry
+
+
+def export_dlf(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, decoder_ckpt_module: str | None = None) -> dict[str, Any]:
+    """DLF dual-branch codec (+ fine-tuned decoder when the checkpoint has one) -> weights/dlf.safetensors;
+    the EMA codebook statistics stay behind (the codebook itself is kept in fp32)."""
+    tensors, state = _checkpoint_tensors(ckpt, "model")
+    kept = {k: v for k, v in _inference_only(tensors).items() if not k.endswith(("ema_count", "ema_sum"))}
+    out = {f"codec.{k}": _ship_dtype(k, v) for k, v in kept.items()}
+    if decoder_ckpt_module:
+        dec, _ = _checkpoint_tensors(ckpt, decoder_ckpt_module)
+        out.update({f"decoder.{k}": _ship_dtype(k, v) for k, v in dec.items()})
+    desc = "DLF: semantic VQ tokens per window + Gaussian-coded adaptive detail, fused into the autoencoder latent"
+    return _write_latent_codec("dlf", out, state, weights_dir, desc)

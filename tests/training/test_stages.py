@@ -92,6 +92,14 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
     state = warm.model.state_dict()
     assert shipped and set(shipped) <= set(state)
     assert all(torch.equal(state[k].float(), v.float()) for k, v in shipped.items())
+    again = GLCJointStage(GLCJointTrainConfig(autoencoder=str(wdir / "autoencoder.safetensors"),
+                                              latent_codec=str(wdir / "glc.safetensors"), data=[train_dir]))
+    assert again.lambdas == (0.01, 0.1, 1.0)  # stage III continues from shipped weights on a fresh machine
+    glc_shipped = load_file(str(wdir / "glc.safetensors"))
+    codec_state, dec_state = again.model.state_dict(), again.decoder.state_dict()
+    assert all(torch.equal(codec_state[k[6:]], v.float()) for k, v in glc_shipped.items() if k.startswith("codec."))
+    assert all(torch.equal(dec_state[k[8:]], v.float()) for k, v in glc_shipped.items() if k.startswith("decoder."))
+    assert any(k.startswith("decoder.") for k in glc_shipped)
     monkeypatch.setenv("GIC_WEIGHTS_DIR", str(wdir))
     from PIL import Image
 
@@ -184,9 +192,9 @@ def test_perco_trains_resumes_exports_and_samples_reproducibly(tmp_path, monkeyp
     assert captioned.section_bytes["global"] == 1 + len("a photo of a red door")
     assert not np.array_equal(captioned.reconstruction, plain.reconstruction)
     assert np.array_equal(gencodec.decode(captioned.data, weights_dir=wdir), captioned.reconstruction)
-    two = gencodec.decode(captioned.data, weights_dir=wdir, steps=2)
-    assert np.array_equal(two, gencodec.decode(captioned.data, weights_dir=wdir, steps=2))
-    assert not np.array_equal(two, captioned.reconstruction)
+    four = gencodec.decode(captioned.data, weights_dir=wdir, steps=4)
+    assert np.array_equal(four, gencodec.decode(captioned.data, weights_dir=wdir, steps=4))
+    assert not np.array_equal(four, captioned.reconstruction)
     unguided = gencodec.decode(captioned.data, weights_dir=wdir, guidance=1.0)
     assert not np.array_equal(unguided, captioned.reconstruction)
     from click.testing import CliRunner
@@ -204,8 +212,8 @@ def test_perco_trains_resumes_exports_and_samples_reproducibly(tmp_path, monkeyp
     assert gic.read_bytes() == captioned.data  # the file caption (stripped) equals the API caption
     padded = gencodec.encode(img, model="perco", rate=0, caption=" a photo of a red door\t", weights_dir=wdir)
     assert padded.data == captioned.data and np.array_equal(padded.reconstruction, captioned.reconstruction)
-    r = CliRunner().invoke(cli, ["decode", str(gic), "-o", str(png), "--steps", "2", "-q"])
-    assert r.exit_code == 0 and np.array_equal(np.asarray(Image.open(png).convert("RGB")), two)
+    r = CliRunner().invoke(cli, ["decode", str(gic), "-o", str(png), "--steps", "4", "-q"])
+    assert r.exit_code == 0 and np.array_equal(np.asarray(Image.open(png).convert("RGB")), four)
     bad = [["encode", str(src), "-o", str(tmp_path / "b.gic"), "--model", "perco", "--caption", "x", "--caption-file",
             str(tmp_path / "cap.txt")],
            ["encode", str(src), "-o", str(tmp_path / "b.gic"), "--model", "perco", "--seed", "64"],

@@ -16,12 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch.nn import functional as F
 
 from gencodec.losses.adversarial import adaptive_weight, nonbinary_d_loss, nonbinary_g_loss
 from gencodec.losses.charbonnier import charbonnier_per_sample
 from gencodec.losses.code_prediction import code_prediction_loss
 from gencodec.metrics.deep_features import DeepFeatureLoss
+from gencodec.models.weights import load_state, read_manifest
 from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.glc import GLCConfig, GLCLatentCodec
 from gencodec.training.checkpoint import load_module_weights
@@ -33,7 +35,7 @@ from gencodec.training.stages.glc_latent import load_autoencoder
 @dataclass
 class GLCJointTrainConfig:
     autoencoder: str = "runs/ae1/checkpoint"
-    latent_codec: str = "runs/glc2/checkpoint"
+    latent_codec: str = "runs/glc2/checkpoint"  # or a shipped weights/glc.safetensors (with its decoder)
     data: list[str] = field(default_factory=lambda: ["../shared/data/train"])
     crop: int = 256
     batch: int = 4
@@ -51,6 +53,28 @@ class GLCJointTrainConfig:
     bf16: bool = True
 
 
+def load_latent_codec(path: str | Path, decoder: torch.nn.Module) -> tuple[GLCLatentCodec, dict]:
+    """Stage III's starting point and the train config it came from: a stage-II/III run directory,
+    or the shipped ``glc.safetensors`` (whose fine-tuned decoder then replaces ``decoder``'s weights),
+    so training can continue on a machine that only has the repository."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        entries = [e for e in read_manifest(path.parent).values() if e.file == path.name]
+        if not entries:
+            raise ValueError(f"{path} is not listed in {path.parent / 'manifest.json'}")
+        tensors = {k: v.float() for k, v in load_file(str(path)).items()}
+        model = GLCLatentCodec(GLCConfig(**entries[0].config["model"]))
+        load_state(model, {k[len("codec."):]: v for k, v in tensors.items() if k.startswith("codec.")})
+        dec = {k[len("decoder."):]: v for k, v in tensors.items() if k.startswith("decoder.")}
+        if dec:
+            load_state(decoder, dec)
+        return model, entries[0].config["train"]
+    state = json.loads((path / "state.json").read_text())
+    model = GLCLatentCodec(GLCConfig(**state["config"]["model"]))
+    load_module_weights(path, {"model": model})
+    return model, state["config"]["train"]
+
+
 class GLCJointStage:
     name = "glc-joint"
 
@@ -60,11 +84,9 @@ class GLCJointStage:
         torch.manual_seed(cfg.seed)
         self.ae = load_autoencoder(cfg.autoencoder)
         self.decoder = self.ae.decoder.requires_grad_(True).train()
-        state = json.loads((Path(cfg.latent_codec) / "state.json").read_text())
-        self.model_cfg = GLCConfig(**state["config"]["model"])
-        self.lambdas = tuple(cfg.lambdas or state["config"]["train"]["lambdas"])
-        self.model = GLCLatentCodec(self.model_cfg)
-        load_module_weights(Path(cfg.latent_codec), {"model": self.model})
+        self.model, stage2 = load_latent_codec(cfg.latent_codec, self.decoder)
+        self.model_cfg = self.model.cfg
+        self.lambdas = tuple(cfg.lambdas or stage2["lambdas"])
         self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size)
         if Path(cfg.autoencoder).is_dir():  # a stage-I run carries its trained discriminator; shipped weights do not
             load_module_weights(Path(cfg.autoencoder), {"nb_d": self.disc})

@@ -1,0 +1,140 @@
+"""HiFiC stage 1 (seed 000 sec. II.B / III.A): end-to-end rate + distortion, no adversarial term.
+
+    L = lambda* R + D,   D = alpha * Charbonnier + beta * L_per + gamma * L_style     (eqs. 1, 3)
+    lambda* = lambda_above if R* > T(t) else lambda_below,  lambda_above > lambda_below   (eq. 2)
+
+per sample: each sample draws its own continuous rate index t, T(t) is the
+target bpp log-interpolated between the rate points' targets, R the rate of
+the noisy latents (differentiable) and R* the rate of the rounded ones. For
+the first part of the run the targets are raised by ``warm_factor``
+(a high-rate start converges much faster on this CPU, docs/design.md).
+The transforms, gains and z prior may start from the shipped pixel
+hyperprior (``init``): every tensor whose name and shape match is copied.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from gencodec.losses.semantic_ensemble import EnsembleWeights, SemanticEnsemble
+from gencodec.metrics.backbone import default_backbone
+from gencodec.nn.hific import HiFiC, HiFiCConfig
+from gencodec.training.data import CropSampler, list_images
+from gencodec.training.loop import lr_at, set_lr
+
+
+@dataclass
+class HiFiCRDTrainConfig:
+    data: list[str] = field(default_factory=lambda: ["../shared/data/train"])
+    init: str = "weights/hyperprior.safetensors"  # shipped weights or a run's checkpoint dir; "" = random init
+    crop: int = 128
+    batch: int = 8
+    lr: float = 2e-4
+    total_steps: int = 20000
+    targets: tuple[float, ...] = (0.03, 0.045, 0.07, 0.1, 0.14, 0.2)  # bpp T per rate point (eq. 2)
+    lambda_below: float = 0.5
+    lambda_above: float = 16.0
+    alpha: float = 10.0
+    beta: float = 1.0
+    gamma: float = 1.5e-3
+    warm_factor: float = 2.0  # targets x this until warm_until, then back to 1 by warm_end
+    warm_until: float = 0.2
+    warm_end: float = 0.35
+    seed: int = 0
+    bf16: bool = True
+
+
+def init_from(model: torch.nn.Module, path: str | Path) -> int:
+    """Copy every tensor of ``path`` (a .safetensors file or a checkpoint dir's ``model.`` tensors)
+    whose name and shape match into ``model``; returns how many were copied."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        tensors = load_file(str(path))
+    else:
+        raw = load_file(str(path / "model.safetensors"))
+        tensors = {k[len("model."):]: v for k, v in raw.items() if k.startswith("model.")}
+    state = model.state_dict()
+    hits = {k: v.to(state[k].dtype) for k, v in tensors.items() if k in state and state[k].shape == v.shape}
+    model.load_state_dict(hits, strict=False)
+    return len(hits)
+
+
+class HiFiCRDStage:
+    name = "hific-rd"
+
+    def __init__(self, cfg: HiFiCRDTrainConfig, model_cfg: HiFiCConfig | None = None,
+                 backbone: torch.nn.Module | None = None) -> None:
+        self.cfg = cfg
+        self.total_steps = cfg.total_steps
+        torch.manual_seed(cfg.seed)
+        self.model_cfg = model_cfg or HiFiCConfig()
+        if len(cfg.targets) != self.model_cfg.n_rates:
+            raise ValueError(f"need one target bpp per rate point ({self.model_cfg.n_rates}), got {len(cfg.targets)}")
+        self.model = HiFiC(self.model_cfg)
+        self.initialized = init_from(self.model, cfg.init) if cfg.init else 0
+        self.loss = SemanticEnsemble(backbone or default_backbone(), EnsembleWeights(cfg.alpha, cfg.beta, cfg.gamma))
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
+        self.log_targets = torch.tensor([math.log(v) for v in cfg.targets])
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"main": self.opt}
+
+    def sampler_state(self) -> dict:
+        return self.sampler.get_state()
+
+    def set_sampler_state(self, state: dict) -> None:
+        self.sampler.set_state(state)
+
+    def config(self) -> dict:
+        return {"train": asdict(self.cfg), "model": self.model_cfg.to_dict()}
+
+    def warm(self, step: int) -> float:
+        p, c = step / self.total_steps, self.cfg
+        if p < c.warm_until:
+            return c.warm_factor
+        if p < c.warm_end:
+            return math.exp(math.log(c.warm_factor) * (1 - (p - c.warm_until) / (c.warm_end - c.warm_until)))
+        return 1.0
+
+    def target(self, t: torch.Tensor) -> torch.Tensor:
+        """T(t): target bpp, log-linear between the rate points."""
+        lo = t.floor().clamp(max=len(self.cfg.targets) - 2).long()
+        a = t - lo
+        return (self.log_targets[lo] * (1 - a) + self.log_targets[lo + 1] * a).exp()
+
+    def train_step(self, step: int) -> dict[str, float]:
+        c = self.cfg
+        set_lr(self.opt, lr_at(step, self.total_steps, c.lr))
+        x, _ = self.sampler.batch(c.batch)
+        t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
+        self.model.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+            out = self.model(x, t)
+            d = self.loss(out["x_hat"].float(), x)
+        npix = x.shape[2] * x.shape[3]
+
+        def bpp(key: str) -> torch.Tensor:
+            return -torch.log2(out[f"y_{key}"]).sum(dim=(1, 2, 3)) / npix - torch.log2(out[f"z_{key}"]).sum(
+                dim=(1, 2, 3)) / npix
+
+        rate, rate_q = bpp("likelihood"), bpp("likelihood_q").detach()
+        above = rate_q > self.target(t) * self.warm(step)
+        lam = torch.where(above, c.lambda_above, c.lambda_below)
+        loss = (lam * rate).mean() + d["distortion"]
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        mse = (out["x_hat"].detach().float().clamp(0, 1) - x).square().mean(dim=(1, 2, 3))
+        return {"loss": loss.item(), "bpp": rate_q.mean().item(), "bpp_noisy": rate.mean().item(),
+                "above": above.float().mean().item(), "rec": d["rec"].item(), "per": d["per"].item(),
+                "style": d["style"].item(), "psnr": (-10 * torch.log10(mse.clamp_min(1e-10))).mean().item()}
