@@ -26,7 +26,7 @@ from gencodec.entropy import fixed_length
 from gencodec.models.base import Encoded, latent_size, pad_to_multiple, to_tensor, to_uint8
 from gencodec.models.determinism import island_copy, parameter_island, to_island
 from gencodec.models.gaussian_latent import decode_latent, encode_latent
-from gencodec.models.glc import Dependency, shared_autoencoder
+from gencodec.models.glc import Dependency, autoencoder_for, prefixed
 from gencodec.models.weights import WeightsEntry, load_state
 from gencodec.nn.dlf import DLFConfig, DLFNet
 from gencodec.nn.window_attention import WindowLayout
@@ -56,13 +56,10 @@ class DLFCodec:
 
     def __init__(self, entry: WeightsEntry, tensors: dict[str, torch.Tensor], dependency: Dependency) -> None:
         self.weights = entry
-        self.ae = shared_autoencoder(entry, dependency)
-        decoder = {k[len("decoder."):]: v.float() for k, v in tensors.items() if k.startswith("decoder.")}
-        if decoder:
-            load_state(self.ae.decoder, decoder)
+        self.ae = autoencoder_for(entry, tensors, dependency)
         self.cfg = DLFConfig(**entry.config["model"])
         net = DLFNet(self.cfg)
-        load_state(net, {k[len("codec."):]: v.float() for k, v in tensors.items() if k.startswith("codec.")})
+        load_state(net, prefixed(tensors, "codec."))
         self.net = net.eval().requires_grad_(False)
         # everything after the indices runs on the float64 island (priors and pixels)
         self.dec64 = island_copy(net.decoder)

@@ -48,6 +48,20 @@ def shared_autoencoder(entry: WeightsEntry, dependency: Dependency) -> VQAutoenc
     return build_autoencoder(ae_entry, ae_tensors)
 
 
+def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The float32 tensors under ``prefix`` (``codec.``, ``decoder.``) with the prefix removed."""
+    return {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def autoencoder_for(entry: WeightsEntry, tensors: dict[str, torch.Tensor], dependency: Dependency) -> VQAutoencoder:
+    """The shared autoencoder, with the codec's fine-tuned decoder when its weights carry one."""
+    ae = shared_autoencoder(entry, dependency)
+    decoder = prefixed(tensors, "decoder.")
+    if decoder:
+        load_state(ae.decoder, decoder)
+    return ae
+
+
 @dataclass
 class _Analysis:
     height: int
@@ -62,13 +76,10 @@ class GLCCodec:
 
     def __init__(self, entry: WeightsEntry, tensors: dict[str, torch.Tensor], dependency: Dependency) -> None:
         self.weights = entry
-        self.ae = shared_autoencoder(entry, dependency)
-        decoder = {k[len("decoder."):]: v.float() for k, v in tensors.items() if k.startswith("decoder.")}
-        if decoder:
-            load_state(self.ae.decoder, decoder)
+        self.ae = autoencoder_for(entry, tensors, dependency)
         self.cfg = GLCConfig(**entry.config["model"])
         net = GLCLatentCodec(self.cfg)
-        load_state(net, {k[len("codec."):]: v.float() for k, v in tensors.items() if k.startswith("codec.")})
+        load_state(net, prefixed(tensors, "codec."))
         self.net = net.eval().requires_grad_(False)
         self.h_s64 = island_copy(net.h_s)
         self.y_gain64 = island_copy(net.y_gain)

@@ -46,6 +46,23 @@ def lr_at(
     return peak * (final_frac + (1 - final_frac) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+def log_linear_at(t: torch.Tensor, log_values: torch.Tensor) -> torch.Tensor:
+    """Per-rate-point values (given as logs) interpolated log-linearly at continuous rate indices t."""
+    lo = t.floor().clamp(max=len(log_values) - 2).long()
+    a = t - lo
+    return (log_values[lo] * (1 - a) + log_values[lo + 1] * a).exp()
+
+
+def warm_factor_at(step: int, total: int, factor: float, until: float, end: float) -> float:
+    """Rate-weight warm-up: ``factor`` until ``until`` of the run, then log-linearly down to 1 at ``end``."""
+    p = step / total
+    if p < until:
+        return factor
+    if p < end:
+        return math.exp(math.log(factor) * (1 - (p - until) / (end - until)))
+    return 1.0
+
+
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for g in opt.param_groups:
         g["lr"] = lr

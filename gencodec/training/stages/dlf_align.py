@@ -22,11 +22,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from gencodec.models.glc import prefixed
 from gencodec.models.weights import load_state
 from gencodec.nn.dlf import DLFConfig, DLFNet
 from gencodec.training.data import list_images
 from gencodec.training.latent_cache import LatentCache
-from gencodec.training.loop import lr_at, set_lr
+from gencodec.training.loop import log_linear_at, lr_at, set_lr
 from gencodec.training.stages.glc_latent import load_autoencoder
 
 
@@ -59,13 +60,6 @@ def warm_scale(step: int, total: int, warm: tuple[float, ...], hold: float, ramp
     return 1.0
 
 
-def rate_lambda(t: torch.Tensor, log_lambdas: torch.Tensor) -> torch.Tensor:
-    """lambda(t): log-linear interpolation of the per-rate-point lambdas at continuous indices t."""
-    lo = t.floor().clamp(max=len(log_lambdas) - 2).long()
-    a = t - lo
-    return (log_lambdas[lo] * (1 - a) + log_lambdas[lo + 1] * a).exp()
-
-
 def detail_bpp(likelihood: torch.Tensor, npix: int) -> torch.Tensor:
     return -torch.log2(likelihood).sum(dim=(1, 2, 3)) / npix
 
@@ -88,7 +82,7 @@ class DLFAlignStage:
         self.model = DLFNet(self.model_cfg)
         if cfg.init:
             shipped = load_file(cfg.init)
-            load_state(self.model, {k[len("codec."):]: v.float() for k, v in shipped.items() if k.startswith("codec.")})
+            load_state(self.model, prefixed(shipped, "codec."))
             vq = self.model.sem_vq  # EMA statistics are not shipped: restart them at the codes
             vq.ema_sum.copy_(vq.codebook)
             vq.ema_count.fill_(1.0)
@@ -128,7 +122,7 @@ class DLFAlignStage:
         dist = (latent - out["latent_hat"]).square().sum(dim=1).mean(dim=(1, 2))
         w = warm_scale(step, self.total_steps, c.lambda_warm, c.warm_hold, c.warm_ramp)
         codebook = out["sem_vq_loss"] + out["hyper_vq_loss"]
-        loss = (dist + rate_lambda(t, self.log_lambdas) * w * bpp_d).mean() + codebook
+        loss = (dist + log_linear_at(t, self.log_lambdas) * w * bpp_d).mean() + codebook
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)

@@ -27,8 +27,8 @@ from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.dlf import DLFConfig, DLFNet
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import CropSampler, list_images
-from gencodec.training.loop import lr_at, set_lr
-from gencodec.training.stages.dlf_align import detail_bpp, rate_lambda, semantic_metrics
+from gencodec.training.loop import log_linear_at, lr_at, set_lr
+from gencodec.training.stages.dlf_align import detail_bpp, semantic_metrics
 from gencodec.training.stages.glc_latent import load_autoencoder
 
 
@@ -123,7 +123,7 @@ class DLFJointStage:
         bpp_d = detail_bpp(out["y_likelihood"], npix)
         codebook = out["sem_vq_loss"] + out["hyper_vq_loss"]
         pixel = nll + c.lambda_adv * self.adv_w * g_adv
-        loss = (pixel + c.w_latent * d_latent + rate_lambda(t, self.log_lambdas) * bpp_d).mean() + codebook
+        loss = (pixel + c.w_latent * d_latent + log_linear_at(t, self.log_lambdas) * bpp_d).mean() + codebook
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)

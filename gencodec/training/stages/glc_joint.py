@@ -23,12 +23,13 @@ from gencodec.losses.adversarial import adaptive_weight, nonbinary_d_loss, nonbi
 from gencodec.losses.charbonnier import charbonnier_per_sample
 from gencodec.losses.code_prediction import code_prediction_loss
 from gencodec.metrics.deep_features import DeepFeatureLoss
+from gencodec.models.glc import prefixed
 from gencodec.models.weights import load_state, read_manifest
 from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.glc import GLCConfig, GLCLatentCodec
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import CropSampler, list_images
-from gencodec.training.loop import lr_at, set_lr
+from gencodec.training.loop import log_linear_at, lr_at, set_lr
 from gencodec.training.stages.glc_latent import load_autoencoder
 
 
@@ -62,10 +63,10 @@ def load_latent_codec(path: str | Path, decoder: torch.nn.Module) -> tuple[GLCLa
         entries = [e for e in read_manifest(path.parent).values() if e.file == path.name]
         if not entries:
             raise ValueError(f"{path} is not listed in {path.parent / 'manifest.json'}")
-        tensors = {k: v.float() for k, v in load_file(str(path)).items()}
+        tensors = load_file(str(path))
         model = GLCLatentCodec(GLCConfig(**entries[0].config["model"]))
-        load_state(model, {k[len("codec."):]: v for k, v in tensors.items() if k.startswith("codec.")})
-        dec = {k[len("decoder."):]: v for k, v in tensors.items() if k.startswith("decoder.")}
+        load_state(model, prefixed(tensors, "codec."))
+        dec = prefixed(tensors, "decoder.")
         if dec:
             load_state(decoder, dec)
         return model, entries[0].config["train"]
@@ -116,9 +117,7 @@ class GLCJointStage:
         return {"train": train, "model": self.model_cfg.to_dict(), "autoencoder": self.ae.cfg.to_dict()}
 
     def lam(self, t: torch.Tensor) -> torch.Tensor:
-        lo = t.floor().clamp(max=len(self.lambdas) - 2).long()
-        a = t - lo
-        return (self.log_lambdas[lo] * (1 - a) + self.log_lambdas[lo + 1] * a).exp()
+        return log_linear_at(t, self.log_lambdas)
 
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg

@@ -21,7 +21,7 @@ from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import list_images
 from gencodec.training.latent_cache import LatentCache
-from gencodec.training.loop import lr_at, set_lr
+from gencodec.training.loop import log_linear_at, lr_at, set_lr
 
 
 @dataclass
@@ -106,9 +106,7 @@ class GLCLatentStage:
         return 1.0
 
     def lam(self, t: torch.Tensor) -> torch.Tensor:
-        lo = t.floor().clamp(max=len(self.cfg.lambdas) - 2).long()
-        a = t - lo
-        return (self.log_lambdas[lo] * (1 - a) + self.log_lambdas[lo + 1] * a).exp()
+        return log_linear_at(t, self.log_lambdas)
 
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg

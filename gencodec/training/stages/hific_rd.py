@@ -25,7 +25,7 @@ from gencodec.losses.semantic_ensemble import EnsembleWeights, SemanticEnsemble
 from gencodec.metrics.backbone import default_backbone
 from gencodec.nn.hific import HiFiC, HiFiCConfig
 from gencodec.training.data import CropSampler, list_images
-from gencodec.training.loop import lr_at, set_lr
+from gencodec.training.loop import log_linear_at, lr_at, set_lr, warm_factor_at
 
 
 @dataclass
@@ -98,18 +98,12 @@ class HiFiCRDStage:
         return {"train": asdict(self.cfg), "model": self.model_cfg.to_dict()}
 
     def warm(self, step: int) -> float:
-        p, c = step / self.total_steps, self.cfg
-        if p < c.warm_until:
-            return c.warm_factor
-        if p < c.warm_end:
-            return math.exp(math.log(c.warm_factor) * (1 - (p - c.warm_until) / (c.warm_end - c.warm_until)))
-        return 1.0
+        c = self.cfg
+        return warm_factor_at(step, self.total_steps, c.warm_factor, c.warm_until, c.warm_end)
 
     def target(self, t: torch.Tensor) -> torch.Tensor:
         """T(t): target bpp, log-linear between the rate points."""
-        lo = t.floor().clamp(max=len(self.cfg.targets) - 2).long()
-        a = t - lo
-        return (self.log_targets[lo] * (1 - a) + self.log_targets[lo + 1] * a).exp()
+        return log_linear_at(t, self.log_targets)
 
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg

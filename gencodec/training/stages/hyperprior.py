@@ -17,7 +17,7 @@ import torch
 
 from gencodec.nn.pixel_hyperprior import HyperpriorConfig, PixelHyperprior
 from gencodec.training.data import CropSampler, list_images
-from gencodec.training.loop import lr_at, set_lr
+from gencodec.training.loop import log_linear_at, lr_at, set_lr, warm_factor_at
 
 
 @dataclass
@@ -65,19 +65,11 @@ class HyperpriorStage:
         return {"train": asdict(self.cfg), "model": self.model_cfg.to_dict()}
 
     def warm(self, step: int) -> float:
-        p = step / self.total_steps
         c = self.cfg
-        if p < c.warm_until:
-            return c.warm_factor
-        if p < c.warm_end:
-            a = (p - c.warm_until) / (c.warm_end - c.warm_until)
-            return math.exp(math.log(c.warm_factor) * (1 - a))
-        return 1.0
+        return warm_factor_at(step, self.total_steps, c.warm_factor, c.warm_until, c.warm_end)
 
     def lam(self, t: torch.Tensor) -> torch.Tensor:
-        lo = t.floor().clamp(max=len(self.cfg.lambdas) - 2).long()
-        a = t - lo
-        return (self.log_lambdas[lo] * (1 - a) + self.log_lambdas[lo + 1] * a).exp()
+        return log_linear_at(t, self.log_lambdas)
 
     def train_step(self, step: int) -> dict[str, float]:
         set_lr(self.opt, lr_at(step, self.total_steps, self.cfg.lr))
