@@ -29,8 +29,9 @@ def make_codec(cfg: DLFConfig = TINY_DLF, seed: int = 0) -> DLFCodec:
     torch.manual_seed(seed)
     ae = VQAutoencoder(TINY_AE)
     net = DLFNet(cfg)
-    with torch.no_grad():  # finer steps than at init, so the detail branch codes something
-        net.decoder.y_gain.log_gain.add_(torch.linspace(1.0, 3.0, cfg.n_rates).unsqueeze(1))
+    if cfg.detail_branch:
+        with torch.no_grad():  # finer steps than at init, so the detail branch codes something
+            net.decoder.y_gain.log_gain.add_(torch.linspace(1.0, 3.0, cfg.n_rates).unsqueeze(1))
     ae_entry = WeightsEntry("autoencoder", "autoencoder.safetensors", AE_SHA, {"model": TINY_AE.to_dict()}, "test")
     entry = WeightsEntry("dlf", "dlf.safetensors", "cd" * 32,
                          {"model": cfg.to_dict(), "autoencoder_weights": "autoencoder", "autoencoder_sha256": AE_SHA},
@@ -97,6 +98,27 @@ def test_whole_window_padding_at_paper_window_size(small_image) -> None:
     sections, rec, out = roundtrip(codec, small_image, 200)
     assert np.array_equal(out, rec)
     assert len(sections[0]) == -(-1 * cfg.n_tokens * cfg.token_bits // 8)  # one (partial) 16x16 window
+
+
+def test_ablation_without_interactive_transform_round_trips(crop_image) -> None:
+    codec = make_codec(DLFConfig(**{**TINY_DLF.to_dict(), "interactive": False}))
+    assert not len(codec.net.encoder.it_blocks) and not len(codec.net.decoder.it_blocks)
+    for rate in (0, 255):
+        sections, rec, out = roundtrip(codec, crop_image, rate)
+        assert np.array_equal(out, rec) and len(sections[2]) > 2
+
+
+def test_tokens_only_ablation_codes_the_semantic_section_alone(crop_image) -> None:
+    codec = make_codec(DLFConfig(**{**TINY_DLF.to_dict(), "detail_branch": False}))
+    assert not hasattr(codec.net.decoder, "prior") and not hasattr(codec.net.encoder, "h_a")
+    sections, rec, out = roundtrip(codec, crop_image, 77)
+    assert np.array_equal(out, rec)
+    assert sections[1] == b"" and sections[2] == b""
+    assert len(sections[0]) == codec.semantic_bytes(*crop_image.shape[:2])
+    assert roundtrip(codec, crop_image, 200)[0] == sections  # no rate to move
+    h, w = crop_image.shape[:2]
+    with pytest.raises(MalformedStream, match="no detail branch"):
+        codec.decode(h, w, 77, [sections[0], b"\1", b""])
 
 
 def test_bad_sections_raise_typed_errors(codec, small_image) -> None:

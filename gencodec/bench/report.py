@@ -90,9 +90,23 @@ def summarize(data: BenchData) -> list[dict[str, Any]]:
             for m in data.metrics:
                 e[m] = _mean([r[m] for r in ok])
             e.update(data.set_metrics.get((c["name"], target), {}))
+            split = bit_split(ok)
+            if split:
+                e["bit_split_bpp"] = split
             e["encode_seconds"] = _mean([r["encode_seconds"] for r in ok])
             e["decode_seconds"] = _mean([r["decode_seconds"] for r in ok])
             out.append(e)
+    return out
+
+
+def bit_split(rows: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Mean bpp of the header and of each named section over gic rows (None for anchors or old rows)."""
+    if not rows or any(r.get("section_bytes") is None for r in rows):
+        return None
+    names = list(dict.fromkeys(n for r in rows for n in r["section_bytes"]))
+    out = {"header": float(np.mean([8 * r["header_bytes"] / (r["width"] * r["height"]) for r in rows]))}
+    for n in names:
+        out[n] = float(np.mean([8 * r["section_bytes"].get(n, 0) / (r["width"] * r["height"]) for r in rows]))
     return out
 
 
@@ -336,6 +350,14 @@ def render_markdown(results: dict[str, Any]) -> str:
         "5% (rate-control tolerance); anchors never exceed it.",
         "",
     ]
+    splits = [e for e in results["summary"] if e.get("bit_split_bpp")]
+    if splits:
+        lines += ["## Bit split (mean bpp per part of the .gic file, over the images reached)", "",
+                  "| codec | target | bpp | parts |", "|---|---|---|---|"]
+        for e in splits:
+            parts = ", ".join(f"{n} {v:.5f}" for n, v in e["bit_split_bpp"].items())
+            lines.append(f"| {e['codec']} | {e['target_bpp']:g} | {_f(e['bpp'], '.4f')} | {parts} |")
+        lines += ["", "Per-image sizes are in results.json (`header_bytes`, `section_bytes`).", ""]
     if results["bd_rates"]:
         lines += [f"## BD-rate vs {cfg['bd_anchor']} (negative = fewer bits for the same quality)", ""]
         lines += ["| codec | metric | BD-rate | range | status |", "|---|---|---|---|---|"]

@@ -33,6 +33,7 @@ STAGE_CLASSES: dict[str, tuple[str, str, str]] = {
     "perco": ("perco", "PerCoStage", "PerCoTrainConfig"),
     "hific-rd": ("hific_rd", "HiFiCRDStage", "HiFiCRDTrainConfig"),
     "hific-gan": ("hific_gan", "HiFiCGANStage", "HiFiCGANTrainConfig"),
+    "preference": ("preference", "PreferenceStage", "PreferenceTrainConfig"),
 }
 STAGES = list(STAGE_CLASSES)
 
@@ -60,12 +61,19 @@ def _build_stage(stage: str, overrides: tuple[str, ...]):
 @click.option("--ckpt-minutes", type=float, default=5.0, show_default=True, help="Checkpoint interval.")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--set", "overrides", multiple=True, help="Override a training setting, KEY=JSON_VALUE.")
+@click.option("--pairs", type=click.Path(path_type=Path), default=None,
+              help="Preference pairs CSV (stage preference only; same as --set pairs=PATH).")
 def train_cmd(
-    stage: str, run_dir: Path, minutes: float, ckpt_minutes: float, threads: int, overrides: tuple[str, ...]
+    stage: str, run_dir: Path, minutes: float, ckpt_minutes: float, threads: int, overrides: tuple[str, ...],
+    pairs: Path | None,
 ) -> None:
     """Train STAGE for a fixed number of minutes, resuming from --run if present."""
     from gencodec.training.loop import run
 
+    if pairs is not None:
+        if stage != "preference":
+            raise click.BadParameter(f"only the preference stage takes --pairs, not {stage!r}", param_hint="--pairs")
+        overrides = (f"pairs={pairs}", *overrides)
     torch.set_num_threads(threads)
     st = _build_stage(stage, overrides)
     step = run(st, run_dir, minutes, ckpt_minutes)
@@ -77,7 +85,7 @@ def train_main() -> None:
 
 
 @click.command("export")
-@click.argument("what", type=click.Choice(["hyperprior", "autoencoder", "glc", "dlf", "perco", "hific"]))
+@click.argument("what", type=click.Choice(["hyperprior", "autoencoder", "glc", "dlf", "perco", "hific", "preference"]))
 @click.option("--run", "run_dir", type=click.Path(path_type=Path, exists=True), required=True,
               help="Run directory whose checkpoint/ is exported.")
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None,
@@ -97,6 +105,8 @@ def export_cmd(what: str, run_dir: Path, weights_dir: Path | None) -> None:
         entry = export.export_perco(ckpt, target)
     elif what == "hific":
         entry = export.export_hific(ckpt, target)
+    elif what == "preference":
+        entry = export.export_preference(ckpt, target)
     elif what == "dlf":
         decoder = "decoder" if "decoder." in _checkpoint_keys(ckpt) else None
         entry = export.export_dlf(ckpt, target, decoder_ckpt_module=decoder)

@@ -39,7 +39,7 @@ FACTOR = 16
 class _Analysis:
     height: int
     width: int
-    y: torch.Tensor  # float64 (1, m, lh/2, lw/2)
+    y: torch.Tensor | None  # float64 (1, m, lh/2, lw/2); None without the detail branch
     s_idx: np.ndarray  # int64 (windows, tokens)
     z_idx: np.ndarray  # int64 (lh/8, lw/8)
 
@@ -97,9 +97,9 @@ class DLFCodec:
             mu, sigma, step = self.dec64.prior(z_hat, sem.h_s)
             return mu, sigma, self.dec64.y_gain(self.rate_index(rate)) / step
 
-    def _synthesize(self, sem: _Semantic, y_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
+    def _synthesize(self, sem: _Semantic, y_hat: torch.Tensor | None, height: int, width: int) -> np.ndarray:
         with parameter_island():
-            latent = self.dec64.synthesize(sem.tokens, sem.h_s, y_hat.to(torch.float64))
+            latent = self.dec64.synthesize(sem.tokens, sem.h_s, None if y_hat is None else y_hat.to(torch.float64))
             x = self.decoder64(F.normalize(latent, dim=1))
         return to_uint8(x, height, width)
 
@@ -108,15 +108,19 @@ class DLFCodec:
         x = pad_to_multiple(to_tensor(img), MULTIPLE).to(self.device)
         with torch.no_grad():
             y_s, y_d = self.net.encoder(self.ae.encode(x))
-            s_idx = self.net.semantic_indices(y_s)
+            s_idx = self.net.semantic_indices(y_s).cpu().numpy().astype(np.int64)
+            if y_d is None:
+                return _Analysis(h, w, None, s_idx, np.zeros((0, 0), np.int64))
             _, z_idx = self.net.hyper_vq.lookup(self.net.encoder.h_a(y_d))
-        return _Analysis(h, w, to_island(y_d), s_idx.cpu().numpy().astype(np.int64),
-                         z_idx[0].cpu().numpy().astype(np.int64))
+        return _Analysis(h, w, to_island(y_d), s_idx, z_idx[0].cpu().numpy().astype(np.int64))
 
     def code(self, a: _Analysis, rate: int, exact: bool = True) -> Encoded:
         semantic = fixed_length.pack(a.s_idx, self.cfg.codebook)
-        hyper = fixed_length.pack(a.z_idx, self.cfg.hyper_codebook)
         sem = self._semantic(a.s_idx, a.height, a.width)
+        if a.y is None:  # tokens-only ablation: the hyper and detail sections are empty
+            return Encoded(rate, [semantic, b"", b""], {"semantic": 8.0 * len(semantic), "hyper": 0.0,
+                                                         "detail": 0.0}, state=(sem, None))
+        hyper = fixed_length.pack(a.z_idx, self.cfg.hyper_codebook)
         detail, y_hat, bits = encode_latent(a.y, *self._prior(sem, a.z_idx, rate), exact=exact)
         est = {"semantic": 8.0 * len(semantic), "hyper": 8.0 * len(hyper), "detail": bits}
         return Encoded(rate, [semantic, hyper, detail], est, state=(sem, y_hat))
@@ -131,6 +135,10 @@ class DLFCodec:
         lh, lw = latent_size(height, width, FACTOR, MULTIPLE)
         n_tok = self.n_windows(height, width) * self.cfg.n_tokens
         s_idx = fixed_length.unpack(sections[0], n_tok, self.cfg.codebook).reshape(-1, self.cfg.n_tokens)
+        if not self.cfg.detail_branch:
+            if sections[1] or sections[2]:
+                raise MalformedStream("this dlf model has no detail branch, but the stream has detail sections")
+            return self._synthesize(self._semantic(s_idx, height, width), None, height, width)
         zh, zw = lh * FACTOR // MULTIPLE, lw * FACTOR // MULTIPLE
         z_idx = fixed_length.unpack(sections[1], zh * zw, self.cfg.hyper_codebook).reshape(zh, zw)
         sem = self._semantic(s_idx, height, width)

@@ -67,6 +67,8 @@ class DLFConfig:
     prior_hidden: int = 96
     adaptor_hidden: int = 96
     n_rates: int = 4
+    detail_branch: bool = True  # False: the tokens-only ablation (seed 002, Table 3), no hyper/detail bits
+    interactive: bool = True  # False: the ablation without IT blocks (branches meet only in the adaptor)
 
     @property
     def token_bits(self) -> int:
@@ -83,6 +85,7 @@ def _detail_blocks(cfg: DLFConfig, n: int) -> nn.ModuleList:
 
 
 def _it_blocks(cfg: DLFConfig, n: int) -> nn.ModuleList:
+    n = n if cfg.interactive and cfg.detail_branch else 0
     return nn.ModuleList(InteractiveTransform(cfg.dim, cfg.heads, cfg.window, cfg.mlp_ratio) for _ in range(n))
 
 
@@ -96,26 +99,29 @@ class DLFEncoder(nn.Module):
         self.pos = nn.Parameter(0.02 * torch.randn(cfg.window * cfg.window, cfg.dim))
         self.tokens = nn.Parameter(0.02 * torch.randn(cfg.n_tokens, cfg.dim))
         self.sem_blocks = nn.ModuleList(TransformerBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
-        self.det_blocks = _detail_blocks(cfg, cfg.depth)
+        self.det_blocks = _detail_blocks(cfg, cfg.depth if cfg.detail_branch else 0)
         self.it_blocks = _it_blocks(cfg, cfg.depth)
         self.sem_out = nn.Sequential(nn.LayerNorm(cfg.dim), nn.Linear(cfg.dim, cfg.code_dim))
-        self.down = downsample(cfg.dim, cfg.m)
-        self.h_a = hyper_analysis(cfg.m, cfg.hyper_hidden, cfg.z_dim)
+        if cfg.detail_branch:
+            self.down = downsample(cfg.dim, cfg.m)
+            self.h_a = hyper_analysis(cfg.m, cfg.hyper_hidden, cfg.z_dim)
 
-    def forward(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """latent (B, latent_dim, H, W) -> (y_s (B * N, T, code_dim), y_d (B, m, H/2, W/2))."""
+    def forward(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """latent (B, latent_dim, H, W) -> (y_s (B * N, T, code_dim), y_d (B, m, H/2, W/2) or None)."""
         f = self.embed(latent)
         grid, layout = partition(f, self.cfg.window)
         t = self.cfg.n_tokens
         tokens = self.tokens.expand(grid.shape[0], -1, -1)
         seq = torch.cat([tokens.to(grid.dtype), grid + self.pos.to(grid.dtype)], dim=1)
         mask = key_mask(layout, f.shape[0], t, f.device)
-        for sem, det, it in zip(self.sem_blocks, self.det_blocks, self.it_blocks):
+        for i, sem in enumerate(self.sem_blocks):
             seq = sem(seq, mask)
-            f = det(f)
-            tok, f = it(seq[:, :t], f)
-            seq = torch.cat([tok.to(seq.dtype), seq[:, t:]], dim=1)
-        return self.sem_out(seq[:, :t]), self.down(f)
+            if self.cfg.detail_branch:
+                f = self.det_blocks[i](f)
+            if len(self.it_blocks):
+                tok, f = self.it_blocks[i](seq[:, :t], f)
+                seq = torch.cat([tok.to(seq.dtype), seq[:, t:]], dim=1)
+        return self.sem_out(seq[:, :t]), (self.down(f) if self.cfg.detail_branch else None)
 
 
 class DetailPrior(nn.Module):
@@ -148,10 +154,11 @@ class DLFDecoder(nn.Module):
         self.sem_blocks = nn.ModuleList(
             TransformerBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.sem_dec_depth)
         )
-        self.prior = DetailPrior(cfg)
-        self.y_gain = RateGain(cfg.n_rates, cfg.m, torch.linspace(-1.0, 1.0, cfg.n_rates).tolist())
-        self.up = upsample(cfg.m, cfg.dim)
-        self.det_blocks = _detail_blocks(cfg, cfg.dec_depth)
+        if cfg.detail_branch:
+            self.prior = DetailPrior(cfg)
+            self.y_gain = RateGain(cfg.n_rates, cfg.m, torch.linspace(-1.0, 1.0, cfg.n_rates).tolist())
+            self.up = upsample(cfg.m, cfg.dim)
+        self.det_blocks = _detail_blocks(cfg, cfg.dec_depth if cfg.detail_branch else 0)
         self.it_blocks = _it_blocks(cfg, cfg.dec_depth)
         self.adaptor = LatentAdaptor(cfg.dim, cfg.adaptor_hidden, cfg.latent_dim)
 
@@ -166,11 +173,16 @@ class DLFDecoder(nn.Module):
             seq = blk(seq, mask)
         return tokens, merge(seq[:, t:], layout)
 
-    def synthesize(self, tokens: torch.Tensor, h_s: torch.Tensor, y_d_hat: torch.Tensor) -> torch.Tensor:
-        """h^ = f_ada(f^d_dec(y^_d | tokens), h_s): the latent for the generator (not yet normalized)."""
+    def synthesize(self, tokens: torch.Tensor, h_s: torch.Tensor, y_d_hat: torch.Tensor | None) -> torch.Tensor:
+        """h^ = f_ada(f^d_dec(y^_d | tokens), h_s): the latent for the generator (not yet normalized).
+        Without the detail branch (y_d_hat None) the adaptor sees zero detail features."""
+        if y_d_hat is None:
+            return self.adaptor(torch.zeros_like(h_s), h_s)
         f = self.up(y_d_hat)
-        for det, it in zip(self.det_blocks, self.it_blocks):
-            tokens, f = it(tokens, det(f))
+        for i, det in enumerate(self.det_blocks):
+            f = det(f)
+            if len(self.it_blocks):
+                tokens, f = self.it_blocks[i](tokens, f)
         return self.adaptor(f, h_s)
 
 
@@ -198,6 +210,18 @@ class DLFNet(nn.Module):
         return self.sem_vq.codebook[idx]
 
     @torch.no_grad()
+    def restart_statistics(self) -> None:
+        """After loading shipped weights (codebooks without usage statistics): every code starts alive."""
+        self.sem_vq.restart_statistics()
+        self.hyper_vq.mark_all_used()
+
+    @torch.no_grad()
+    def restart_dead_codes(self, out: dict[str, torch.Tensor]) -> int:
+        """Re-seed unused semantic and hyper codebook entries from a training pass's encoder outputs."""
+        n = self.sem_vq.restart_dead_codes(self.as_map(out["sem_tokens"]))
+        return n + (self.hyper_vq.restart_dead_codes(out["hyper_z"]) if out["hyper_z"] is not None else 0)
+
+    @torch.no_grad()
     def seed_codebook(self, latent: torch.Tensor) -> None:
         """Start every semantic codebook entry at an encoder token (a data-driven init)."""
         self.sem_vq.seed_from(self.as_map(self.encoder(latent)[0]))
@@ -207,6 +231,8 @@ class DLFNet(nn.Module):
         y_s, y_d = self.encoder(latent)
         sq = self.sem_vq(self.as_map(y_s))
         y_s_hat = sq["latent_q"][:, :, 0].transpose(1, 2)
+        if y_d is None:
+            return self._tokens_only(latent, y_s, y_s_hat, sq)
         z = self.encoder.h_a(y_d)
         hq = self.hyper_vq(z)
         tokens, h_s = self.decoder.semantic(y_s_hat.to(y_d.dtype), latent.shape[2], latent.shape[3])
@@ -224,4 +250,22 @@ class DLFNet(nn.Module):
             "hyper_z": z.detach(),
             "hyper_indices": hq["indices"],
             "hyper_vq_loss": hq["vq_loss"],
+        }
+
+    def _tokens_only(self, latent: torch.Tensor, y_s: torch.Tensor, y_s_hat: torch.Tensor,
+                     sq: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The tokens-only ablation: no detail bits (likelihood 1), no hyper code."""
+        tokens, h_s = self.decoder.semantic(y_s_hat.to(latent.dtype), latent.shape[2], latent.shape[3])
+        b, _, h, w = latent.shape
+        none = torch.zeros(b, 1, 1, 1, dtype=torch.long, device=latent.device)
+        return {
+            "latent_hat": self.decoder.synthesize(tokens, h_s, None).float(),
+            "y_likelihood": torch.ones(b, 1, 1, 1, device=latent.device),
+            "step": torch.ones(1, device=latent.device),
+            "sem_tokens": y_s.detach(),
+            "sem_indices": sq["indices"][:, 0],
+            "sem_vq_loss": sq["vq_loss"],
+            "hyper_z": None,
+            "hyper_indices": none[:, 0, :0],
+            "hyper_vq_loss": torch.zeros((), device=latent.device),
         }

@@ -59,6 +59,12 @@ class EMAVectorQuantizer(nn.Module):
         self.codebook.copy_(self.ema_sum / count[:, None])
 
     @torch.no_grad()
+    def restart_statistics(self) -> None:
+        """Restart the EMA statistics at the current codebook (shipped weights carry the codebook only)."""
+        self.ema_sum.copy_(self.codebook)
+        self.ema_count.fill_(1.0)
+
+    @torch.no_grad()
     def seed_from(self, h: torch.Tensor, generator: torch.Generator | None = None) -> None:
         """Set every entry to a random input vector (a data-driven start instead of the random init)."""
         pool = h.detach().float().permute(0, 2, 3, 1).reshape(-1, self.dim)

@@ -51,6 +51,12 @@ class CosineVectorQuantizer(nn.Module):
         return {"latent_q": latent + (q - latent).detach(), "indices": idx, "vq_loss": loss}
 
     @torch.no_grad()
+    def mark_all_used(self) -> None:
+        """Usage statistics are not shipped: after a warm start treat every code as alive, so the first
+        dead-code restart does not re-seed a trained codebook."""
+        self.usage.fill_(1.0)
+
+    @torch.no_grad()
     def restart_dead_codes(self, latent: torch.Tensor, threshold: float = 1e-3) -> int:
         """Re-seed codes whose running usage fell below threshold with random recent latents."""
         dead = (self.usage < threshold).nonzero().flatten()

@@ -170,3 +170,22 @@ def export_dlf(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, decoder_ckpt_module:
         out.update({f"decoder.{k}": _ship_dtype(k, v) for k, v in dec.items()})
     desc = "DLF: semantic VQ tokens per window + Gaussian-coded adaptive detail, fused into the autoencoder latent"
     return _write_latent_codec("dlf", out, state, weights_dir, desc)
+
+
+def export_preference(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, note: str = "") -> dict[str, Any]:
+    """ConHa's preference model M_P (seed 004, sec. 3.1) -> weights/preference.safetensors: the head only, fp32
+    (about 42k parameters); the frozen EfficientNet-Lite0 backbone it runs on is pinned by file name and sha256."""
+    tensors, state = _checkpoint_tensors(ckpt, "model")
+    path = _write(weights_dir, "preference", {k: v.float().contiguous() for k, v in tensors.items()}, state["step"])
+    cfg = state["config"]
+    entry = {
+        "id": "preference", "file": path.name, "sha256": sha256_file(path),
+        "config": {"model": cfg["model"], "train": cfg["train"], "step": state["step"], "data": cfg.get("data", {}),
+                   "backbone_weights": cfg["backbone"]["file"], "backbone_sha256": cfg["backbone"]["sha256"]},
+        "licence": f"research use only; head trained on the preference pairs {cfg['train']['pairs']} "
+                   "(synthetic pairs: crops of ../shared/data/train); backbone: ImageNet EfficientNet-Lite0",
+        "description": note or "ConHa hallucination-preference model M_P: w = sigmoid(T * logit), low w = avoid "
+                               "hallucinating (text, faces, lines), high w = texture (seed 004, eq. 4)",
+    }
+    update_manifest(entry, weights_dir)
+    return entry

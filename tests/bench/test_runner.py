@@ -51,6 +51,8 @@ ROW_KEYS = {
     "bytes",
     "bpp",
     "setting",
+    "header_bytes",
+    "section_bytes",
     "psnr",
     "ms_ssim",
     "deep_feature_distance",
@@ -165,10 +167,24 @@ def test_real_bpp_is_file_size(bench: dict[str, Any]) -> None:
             assert path.suffix == ".gic" and path.parent.name == f"{r['target_bpp']:g}"
             assert r["decoder_matches_encoder"] is True
             assert r["bpp"] <= r["target_bpp"] * 1.05
+            assert r["header_bytes"] + sum(r["section_bytes"].values()) == size  # the bit split adds up
         else:
             assert r["bpp"] <= r["target_bpp"]
             assert r["search_encodes"] >= 1
         assert (r["ms_ssim"] is None) == (r["image"] == "kodim23_crop")  # 128 px side < 161
+
+
+def test_bit_split_means_match_the_rows(bench: dict[str, Any]) -> None:
+    results = bench["results"]
+    for e in results["summary"]:
+        ok = [r for r in results["rows"] if r["codec"] == e["codec"] and r["target_bpp"] == e["target_bpp"]
+              and r["status"] == "ok"]
+        if e["kind"] != "gic" or not ok:
+            assert "bit_split_bpp" not in e
+            continue
+        assert sum(e["bit_split_bpp"].values()) == pytest.approx(e["bpp"], rel=1e-9)
+        assert set(e["bit_split_bpp"]) == {"header", *ok[0]["section_bytes"]}
+    assert "## Bit split" in (bench["out"] / "report.md").read_text()
 
 
 def test_unreachable_targets_are_flagged(bench: dict[str, Any]) -> None:

@@ -124,3 +124,14 @@ def test_dlf_stages_train_resume_exactly_and_export(tmp_path, setup) -> None:
     state = warm.model.state_dict()  # a later session continues stage 1 from the shipped weights
     assert all(torch.equal(state[k[len("codec."):]], v.float()) for k, v in shipped.items() if k.startswith("codec."))
     assert torch.equal(warm.model.sem_vq.ema_sum, warm.model.sem_vq.codebook)  # EMA restarted at the codes
+
+    # stage 2 continues from the shipped weights: codec, fine-tuned decoder, and no codebook re-seeded
+    cfg = DLFJointTrainConfig(autoencoder=ae_ckpt, align=str(wdir / entry["file"]), data=[data], crop=128,
+                              batch=1, total_steps=2, restart_every=1)
+    cont = DLFJointStage(cfg)
+    assert cont.lambdas == (30.0, 10.0, 3.0)  # from the manifest's train config
+    dec = {k[len("decoder."):]: v for k, v in shipped.items() if k.startswith("decoder.")}
+    assert dec and all(torch.equal(cont.decoder.state_dict()[k], v.float()) for k, v in dec.items())
+    hyper = cont.model.hyper_vq.codebook.detach().clone()
+    assert cont.train_step(0)["restarted"] == 0.0  # usage is not shipped: every code starts alive
+    assert torch.allclose(cont.model.hyper_vq.codebook, hyper, atol=1e-3)  # moved by one Adam step only

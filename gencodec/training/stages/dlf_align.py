@@ -48,6 +48,7 @@ class DLFAlignTrainConfig:
     bf16: bool = True
     latent_store: str = ""  # folder caching encoder latents for later runs on the same encoder ("" = off)
     init: str = ""  # warm start from shipped weights (weights/dlf.safetensors); fresh optimizer and schedule
+    model: dict = field(default_factory=dict)  # DLFConfig overrides, e.g. {"interactive": false} (ablations)
 
 
 def warm_scale(step: int, total: int, warm: tuple[float, ...], hold: float, ramp: float) -> float:
@@ -72,7 +73,7 @@ class DLFAlignStage:
         self.total_steps = cfg.total_steps
         torch.manual_seed(cfg.seed)
         self.ae = load_autoencoder(cfg.autoencoder)
-        self.model_cfg = model_cfg or DLFConfig(latent_dim=self.ae.cfg.latent_dim)
+        self.model_cfg = model_cfg or DLFConfig(**{"latent_dim": self.ae.cfg.latent_dim, **cfg.model})
         if self.model_cfg.latent_dim != self.ae.cfg.latent_dim:
             raise ValueError("the DLF config does not match the autoencoder's latent size")
         if cfg.crop % 8:
@@ -83,9 +84,7 @@ class DLFAlignStage:
         if cfg.init:
             shipped = load_file(cfg.init)
             load_state(self.model, prefixed(shipped, "codec."))
-            vq = self.model.sem_vq  # EMA statistics are not shipped: restart them at the codes
-            vq.ema_sum.copy_(vq.codebook)
-            vq.ema_count.fill_(1.0)
+            self.model.restart_statistics()  # usage statistics are not shipped
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.cache = LatentCache(self.ae, list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed,
                                  store=Path(cfg.latent_store) if cfg.latent_store else None)
@@ -129,8 +128,7 @@ class DLFAlignStage:
         self.opt.step()
         metrics = semantic_metrics(self.model, out, t, bpp_d, npix, latent.shape[0])
         if step % c.restart_every == 0:
-            metrics["restarted"] = float(self.model.sem_vq.restart_dead_codes(self.model.as_map(out["sem_tokens"]))
-                                         + self.model.hyper_vq.restart_dead_codes(out["hyper_z"]))
+            metrics["restarted"] = float(self.model.restart_dead_codes(out))
         return {"loss": loss.item(), "dist": dist.mean().item(), "codebook": codebook.item(), "w": w, **metrics}
 
 

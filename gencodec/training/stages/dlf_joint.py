@@ -12,7 +12,6 @@ those of the stage-1 run it starts from, so the rate range stays put.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,12 +29,13 @@ from gencodec.training.data import CropSampler, list_images
 from gencodec.training.loop import log_linear_at, lr_at, set_lr
 from gencodec.training.stages.dlf_align import detail_bpp, semantic_metrics
 from gencodec.training.stages.glc_latent import load_autoencoder
+from gencodec.training.warm_start import load_stage_start
 
 
 @dataclass
 class DLFJointTrainConfig:
     autoencoder: str = "runs/ae1/checkpoint"
-    align: str = "runs/dlf1/checkpoint"  # the stage-1 run to start from
+    align: str = "runs/dlf1/checkpoint"  # the stage-1 run to start from, or weights/dlf.safetensors (+ its decoder)
     data: list[str] = field(default_factory=lambda: ["../shared/data/train"])
     crop: int = 256
     batch: int = 4
@@ -64,11 +64,11 @@ class DLFJointStage:
             raise ValueError("crop must be a multiple of 128 pixels (the hyper-latent is at 1/128)")
         self.ae = load_autoencoder(cfg.autoencoder)
         self.decoder = self.ae.decoder.requires_grad_(True).train()
-        state = json.loads((Path(cfg.align) / "state.json").read_text())
-        self.model_cfg = DLFConfig(**state["config"]["model"])
-        self.lambdas = tuple(cfg.lambdas or state["config"]["train"]["lambdas"])
-        self.model = DLFNet(self.model_cfg)
-        load_module_weights(Path(cfg.align), {"model": self.model})
+        self.model, start = load_stage_start(cfg.align, lambda mc: DLFNet(DLFConfig(**mc)), self.decoder)
+        self.model_cfg = self.model.cfg
+        self.lambdas = tuple(cfg.lambdas or start["lambdas"])
+        if Path(cfg.align).suffix == ".safetensors":
+            self.model.restart_statistics()  # usage statistics are not shipped
         self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size)
         if Path(cfg.autoencoder).is_dir():  # a stage-I run carries its trained discriminator; shipped weights do not
             load_module_weights(Path(cfg.autoencoder), {"nb_d": self.disc})
@@ -135,8 +135,7 @@ class DLFJointStage:
         self.opt_d.step()
         metrics = semantic_metrics(self.model, out, t, bpp_d, npix, x.shape[0])
         if step % c.restart_every == 0:
-            metrics["restarted"] = float(self.model.sem_vq.restart_dead_codes(self.model.as_map(out["sem_tokens"]))
-                                         + self.model.hyper_vq.restart_dead_codes(out["hyper_z"]))
+            metrics["restarted"] = float(self.model.restart_dead_codes(out))
         psnr = -10 * torch.log10((x_hat.detach() - x).square().mean().clamp_min(1e-10))
         return {"loss": loss.item(), "rec": rec.mean().item(), "per": per.mean().item(),
                 "d_latent": d_latent.mean().item(), "codebook": codebook.item(), "g_adv": g_adv.mean().item(),

@@ -10,27 +10,24 @@ and the pixel-level code-prediction term of GLC (lambda_code = 0.05).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch.nn import functional as F
 
 from gencodec.losses.adversarial import adaptive_weight, nonbinary_d_loss, nonbinary_g_loss
 from gencodec.losses.charbonnier import charbonnier_per_sample
 from gencodec.losses.code_prediction import code_prediction_loss
 from gencodec.metrics.deep_features import DeepFeatureLoss
-from gencodec.models.glc import prefixed
-from gencodec.models.weights import load_state, read_manifest
 from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.glc import GLCConfig, GLCLatentCodec
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import CropSampler, list_images
 from gencodec.training.loop import log_linear_at, lr_at, set_lr
 from gencodec.training.stages.glc_latent import load_autoencoder
+from gencodec.training.warm_start import load_stage_start
 
 
 @dataclass
@@ -54,28 +51,6 @@ class GLCJointTrainConfig:
     bf16: bool = True
 
 
-def load_latent_codec(path: str | Path, decoder: torch.nn.Module) -> tuple[GLCLatentCodec, dict]:
-    """Stage III's starting point and the train config it came from: a stage-II/III run directory,
-    or the shipped ``glc.safetensors`` (whose fine-tuned decoder then replaces ``decoder``'s weights),
-    so training can continue on a machine that only has the repository."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        entries = [e for e in read_manifest(path.parent).values() if e.file == path.name]
-        if not entries:
-            raise ValueError(f"{path} is not listed in {path.parent / 'manifest.json'}")
-        tensors = load_file(str(path))
-        model = GLCLatentCodec(GLCConfig(**entries[0].config["model"]))
-        load_state(model, prefixed(tensors, "codec."))
-        dec = prefixed(tensors, "decoder.")
-        if dec:
-            load_state(decoder, dec)
-        return model, entries[0].config["train"]
-    state = json.loads((path / "state.json").read_text())
-    model = GLCLatentCodec(GLCConfig(**state["config"]["model"]))
-    load_module_weights(path, {"model": model})
-    return model, state["config"]["train"]
-
-
 class GLCJointStage:
     name = "glc-joint"
 
@@ -85,7 +60,8 @@ class GLCJointStage:
         torch.manual_seed(cfg.seed)
         self.ae = load_autoencoder(cfg.autoencoder)
         self.decoder = self.ae.decoder.requires_grad_(True).train()
-        self.model, stage2 = load_latent_codec(cfg.latent_codec, self.decoder)
+        self.model, stage2 = load_stage_start(cfg.latent_codec, lambda mc: GLCLatentCodec(GLCConfig(**mc)),
+                                              self.decoder)
         self.model_cfg = self.model.cfg
         self.lambdas = tuple(cfg.lambdas or stage2["lambdas"])
         self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size)

@@ -63,8 +63,7 @@ class PerCoStage:
         if cfg.init:
             load_state(self.model, {k: v.float() for k, v in load_file(cfg.init).items()})
             for quantizer in self.model.quantizers:  # EMA statistics are not shipped: restart them at the codes
-                quantizer.ema_sum.copy_(quantizer.codebook)
-                quantizer.ema_count.fill_(1.0)
+                quantizer.restart_statistics()
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.cache = LatentCache(self.ae, list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed,
                                   store=Path(cfg.latent_store) if cfg.latent_store else None)
