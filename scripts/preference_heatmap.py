@@ -22,7 +22,7 @@ from gencodec.models.preference import load_preference
 
 
 def heat(model, img: np.ndarray, temperature: float | None) -> np.ndarray:
-    x = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).float() / 255
+    x = torch.from_numpy(img.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
     with torch.no_grad():
         return model.weight_map(x, crop=64, stride=32, temperature=temperature)[0].numpy()
 
@@ -33,7 +33,7 @@ def save_figure(img: np.ndarray, w: np.ndarray, title: str, path: Path) -> None:
 
     h, wd = img.shape[:2]
     ny, nx = w.shape
-    extent = (32 - 0.5, 32 * (nx - 1) + 32 + 0.5, 32 * (ny - 1) + 32 + 0.5, 32 - 0.5)  # window centres
+    extent = (16, 32 * nx + 16, 32 * ny + 16, 16)  # cell (i, j) centred on its window's centre (32 + 32 j)
     fig = Figure(figsize=(10, 10 * h / wd / 2 + 0.6), dpi=100)
     FigureCanvasAgg(fig)
     a, b = fig.subplots(1, 2)

@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 import torch
 
+from gencodec.cli.errors import guarded
+
 
 def _apply_overrides(cfg: object, pairs: tuple[str, ...]) -> None:
     for pair in pairs:
@@ -63,6 +65,7 @@ def _build_stage(stage: str, overrides: tuple[str, ...]):
 @click.option("--set", "overrides", multiple=True, help="Override a training setting, KEY=JSON_VALUE.")
 @click.option("--pairs", type=click.Path(path_type=Path), default=None,
               help="Preference pairs CSV (stage preference only; same as --set pairs=PATH).")
+@guarded
 def train_cmd(
     stage: str, run_dir: Path, minutes: float, ckpt_minutes: float, threads: int, overrides: tuple[str, ...],
     pairs: Path | None,
@@ -90,6 +93,7 @@ def train_main() -> None:
               help="Run directory whose checkpoint/ is exported.")
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None,
               help="Target folder (default: the repository's weights/).")
+@guarded
 def export_cmd(what: str, run_dir: Path, weights_dir: Path | None) -> None:
     """Export a training checkpoint to shipped weights (safetensors + manifest entry with sha256)."""
     from gencodec.models.weights import WEIGHTS_DIR

@@ -25,6 +25,9 @@ Departures from the paper, for a 2-core CPU: the IT blocks attend over the windo
 its W^2 detail positions (not also the W^2 2-D semantic tokens of Fig. 6a); the semantic decoder sees
 only y^_s (no IT input), so h_s exists before y_d is decoded and can condition the detail prior, while
 the decoder's IT blocks still mix the decoded tokens into the detail features.
+
+Ablations (Table 3): ``detail_branch=False`` keeps only the semantic branch (the adaptor sees zero detail
+features; no hyper or detail bits), ``interactive=False`` removes the IT blocks.
 """
 
 from __future__ import annotations
@@ -256,8 +259,7 @@ class DLFNet(nn.Module):
                      sq: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The tokens-only ablation: no detail bits (likelihood 1), no hyper code."""
         tokens, h_s = self.decoder.semantic(y_s_hat.to(latent.dtype), latent.shape[2], latent.shape[3])
-        b, _, h, w = latent.shape
-        none = torch.zeros(b, 1, 1, 1, dtype=torch.long, device=latent.device)
+        b = latent.shape[0]
         return {
             "latent_hat": self.decoder.synthesize(tokens, h_s, None).float(),
             "y_likelihood": torch.ones(b, 1, 1, 1, device=latent.device),
@@ -266,6 +268,6 @@ class DLFNet(nn.Module):
             "sem_indices": sq["indices"][:, 0],
             "sem_vq_loss": sq["vq_loss"],
             "hyper_z": None,
-            "hyper_indices": none[:, 0, :0],
+            "hyper_indices": torch.zeros(b, 0, dtype=torch.long, device=latent.device),
             "hyper_vq_loss": torch.zeros((), device=latent.device),
         }

@@ -231,3 +231,20 @@ def test_cli_registration(tmp_path) -> None:
     res = CliRunner().invoke(train_cmd, ["hyperprior", "--run", str(tmp_path / "r"), "--pairs", "x.csv"])
     assert res.exit_code == 2 and "only the preference stage takes --pairs" in res.output
     assert "preference" in export_cmd.params[0].type.choices
+
+
+def test_cli_bad_pairs_file_is_a_one_line_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gencodec.cli.main import cli
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    run_dir = tmp_path / "run"
+    r = CliRunner().invoke(cli, ["train", "preference", "--run", str(run_dir), "--pairs", str(bad)])
+    assert r.exit_code == 1
+    want = f"error: {bad}: missing column 'image' (need image, model_a, model_b, choice)"
+    assert r.output.strip().splitlines() == [want]
+    assert not run_dir.exists()
+    r = CliRunner().invoke(cli, ["train", "dlf-align", "--run", str(run_dir), "--pairs", str(bad)])
+    assert r.exit_code != 0 and "only the preference stage takes --pairs" in r.output
