@@ -87,8 +87,11 @@ def train_main() -> None:
     train_cmd()
 
 
+EXPORTABLE = ["hyperprior", "autoencoder", "glc", "dlf", "perco", "hific", "conha", "conha-fixed", "preference"]
+
+
 @click.command("export")
-@click.argument("what", type=click.Choice(["hyperprior", "autoencoder", "glc", "dlf", "perco", "hific", "preference"]))
+@click.argument("what", type=click.Choice(EXPORTABLE))
 @click.option("--run", "run_dir", type=click.Path(path_type=Path, exists=True), required=True,
               help="Run directory whose checkpoint/ is exported.")
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None,
@@ -107,8 +110,8 @@ def export_cmd(what: str, run_dir: Path, weights_dir: Path | None) -> None:
         entry = export.export_autoencoder(ckpt, target)
     elif what == "perco":
         entry = export.export_perco(ckpt, target)
-    elif what == "hific":
-        entry = export.export_hific(ckpt, target)
+    elif what in ("hific", "conha", "conha-fixed"):
+        entry = export.export_hific(ckpt, target, model_id=what)
     elif what == "preference":
         entry = export.export_preference(ckpt, target)
     elif what == "dlf":

@@ -23,6 +23,8 @@ MODEL_SECTIONS: dict[str, tuple[str, ...]] = {
     "hyperprior": ("hyper", "latent"),
     "glc": ("hyper", "latent"),
     "hific": ("hyper", "latent"),
+    "conha": ("hyper", "latent"),
+    "conha-fixed": ("hyper", "latent"),
     "dlf": ("semantic", "hyper", "detail"),
     "perco": ("local", "global"),
 }

@@ -21,8 +21,13 @@ def patch_grams(f: torch.Tensor, patch: int = 16) -> torch.Tensor:
     return cols @ cols.transpose(-1, -2) / (p * p)
 
 
-def gram_style_loss(feats_x: list[torch.Tensor], feats_y: list[torch.Tensor], patch: int = 16) -> torch.Tensor:
-    total = feats_x[0].new_zeros((), dtype=torch.float32)
-    for fx, fy in zip(feats_x, feats_y):
-        total = total + (patch_grams(fx, patch) - patch_grams(fy, patch)).square().mean()
-    return total / len(feats_x)
+def gram_style_loss(
+    feats_x: list[torch.Tensor], feats_y: list[torch.Tensor], patch: int = 16, per_sample: bool = False
+) -> torch.Tensor:
+    """Mean squared Gram difference averaged over the taps: a scalar, or (B,) with ``per_sample``
+    (whose mean is the scalar: every image has the same number of patches)."""
+    total = feats_x[0].new_zeros((feats_x[0].shape[0],), dtype=torch.float32)
+    for fx, fy in zip(feats_x, feats_y, strict=True):
+        total = total + (patch_grams(fx, patch) - patch_grams(fy, patch)).square().mean(dim=(1, 2, 3))
+    total = total / len(feats_x)
+    return total if per_sample else total.mean()

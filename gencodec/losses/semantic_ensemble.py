@@ -43,13 +43,23 @@ class SemanticEnsemble(nn.Module):
         self.weights = weights or EnsembleWeights()
         self.patch = patch
 
-    def forward(self, x_hat: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{"rec", "per", "style", "distortion"}: scalars (batch means); distortion is eq. 3 without L_adv."""
+    def forward(
+        self, x_hat: torch.Tensor, x: torch.Tensor, hallucination: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """{"rec", "per", "style", "distortion"}: scalars (batch means); distortion is eq. 3 without L_adv.
+
+        ``hallucination`` (B,) is ConHa's w (seed 004, eq. 4): it scales each image's perceptual and style
+        terms, ``alpha * rec + w * (beta * per + gamma * style)``; None means w = 1 (plain eq. 3).
+        """
         b = x.shape[0]
         feats = self.backbone(torch.cat([x_hat, x], dim=0))
         fake, real = [f[:b] for f in feats], [f[b:].detach() for f in feats]
         rec = charbonnier_per_sample(x_hat, x).mean()
-        per = tap_distance([f.float() for f in fake], [f.float() for f in real]).mean()
-        style = gram_style_loss(fake, real, self.patch)
+        per = tap_distance([f.float() for f in fake], [f.float() for f in real])
+        style = gram_style_loss(fake, real, self.patch, per_sample=True)
         w = self.weights
-        return {"rec": rec, "per": per, "style": style, "distortion": w.alpha * rec + w.beta * per + w.gamma * style}
+        perceptual = w.beta * per + w.gamma * style
+        if hallucination is not None:
+            perceptual = hallucination.to(perceptual) * perceptual
+        return {"rec": rec, "per": per.mean(), "style": style.mean(),
+                "distortion": w.alpha * rec + perceptual.mean()}

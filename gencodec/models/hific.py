@@ -45,11 +45,19 @@ class _Coded:
     scale_idx: list[np.ndarray]  # per pass, for tests and diagnostics
 
 
+MODEL_IDS = ("hific", "conha", "conha-fixed")  # one network, three trainings (seed 004's baselines)
+
+
 class HiFiCCodec:
-    model_id = "hific"
+    """Codecs ``hific``, ``conha`` and ``conha-fixed``: the same network and stream layout, weights trained
+    with w = 1, w = M_P(x) and w = the training-set mean of M_P (``gencodec.training.hallucination``)."""
+
     section_names = ("hyper", "latent")
 
     def __init__(self, entry: WeightsEntry, tensors: dict[str, torch.Tensor]) -> None:
+        if entry.id not in MODEL_IDS:
+            raise ValueError(f"weights {entry.id!r} are not for a HiFiC-family codec ({', '.join(MODEL_IDS)})")
+        self.model_id = entry.id
         self.weights = entry
         self.cfg = HiFiCConfig.from_dict(entry.config["model"])
         if TABLE_KEY not in tensors:

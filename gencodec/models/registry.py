@@ -26,6 +26,9 @@ CODECS: dict[str, tuple[str, str]] = {
     "glc": ("gencodec.models.glc", "glc"),
     "dlf": ("gencodec.models.dlf", "dlf"),
     "perco": ("gencodec.models.perco", "perco"),
+    "hific": ("gencodec.models.hific", "hific"),
+    "conha": ("gencodec.models.hific", "conha"),
+    "conha-fixed": ("gencodec.models.hific", "conha-fixed"),
 }
 DEFAULT_MODEL = "hyperprior"  # when the weights manifest names no default
 

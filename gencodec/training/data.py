@@ -15,12 +15,25 @@ import torch
 from PIL import Image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+HELDOUT_FOLDER = "sun_hays80"  # every HELDOUT_EVERY-th photo (sorted by name) is the ConHa test set
+HELDOUT_EVERY = 5
 
 
-def list_images(roots: list[Path]) -> list[Path]:
+def is_heldout(path: Path, siblings: list[Path]) -> bool:
+    """True for the ConHa test photos: every 5th file (0, 5, 10, ...) of a ``sun_hays80`` folder, by name."""
+    if path.parent.name != HELDOUT_FOLDER:
+        return False
+    names = sorted(p.name for p in siblings if p.parent == path.parent)
+    return names.index(path.name) % HELDOUT_EVERY == 0
+
+
+def list_images(roots: list[Path], heldout: bool = False) -> list[Path]:
+    """Training images under ``roots`` (sorted), without the held-out ConHa test photos;
+    ``heldout=True`` lists only those instead."""
     files: list[Path] = []
     for root in roots:
-        files += sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        found = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files += [p for p in found if is_heldout(p, found) == heldout]
     return files
 
 

@@ -145,15 +145,28 @@ def hific_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def export_hific(ckpt: Path, weights_dir: Path = WEIGHTS_DIR, note: str = "") -> dict[str, Any]:
-    """A hific-rd or hific-gan checkpoint's codec (not its discriminator) -> weights/hific.safetensors."""
+HIFIC_DESCRIPTIONS = {
+    "hific": "HiFiC-style pixel codec with ELIC context and semantic ensemble loss (seed 000)",
+    "conha": "ConHa: the hific network with its decoder trained on perceptual/adversarial terms scaled by "
+             "w = M_P(x) (seed 004)",
+    "conha-fixed": "ConHa-fixed: like conha, one constant w (the mean of M_P on training crops) for every image",
+}
+
+
+def export_hific(
+    ckpt: Path, weights_dir: Path = WEIGHTS_DIR, note: str = "", model_id: str = "hific"
+) -> dict[str, Any]:
+    """A hific-rd or hific-gan checkpoint's codec (not its discriminator) -> weights/<model_id>.safetensors
+    (``model_id`` hific, conha or conha-fixed)."""
+    if model_id not in HIFIC_DESCRIPTIONS:
+        raise ValueError(f"not a HiFiC-family codec id: {model_id!r} (known: {', '.join(HIFIC_DESCRIPTIONS)})")
     tensors, state = _checkpoint_tensors(ckpt, "model")
-    path = _write(weights_dir, "hific", hific_weights(tensors), state["step"])
+    path = _write(weights_dir, model_id, hific_weights(tensors), state["step"])
     entry = {
-        "id": "hific", "file": path.name, "sha256": sha256_file(path),
+        "id": model_id, "file": path.name, "sha256": sha256_file(path),
         "config": {"model": state["config"]["model"], "train": state["config"]["train"], "step": state["step"]},
         "licence": LICENCE,
-        "description": note or "HiFiC-style pixel codec with ELIC context and semantic ensemble loss (seed 000)",
+        "description": note or HIFIC_DESCRIPTIONS[model_id],
     }
     update_manifest(entry, weights_dir)
     return entry

@@ -1,4 +1,6 @@
-"""hific-rd and hific-gan run on tiny models, resume exactly, and export weights the codec decodes."""
+"""hific-rd and hific-gan run on tiny models, resume exactly, and export weights the codec decodes.
+ConHa (seed 004, eq. 4): w scales the perceptual, style and adversarial terms per image; the conha and
+conha-fixed codecs are hific networks under their own ids; the ConHa test photos never reach training."""
 
 from __future__ import annotations
 
@@ -8,14 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 from safetensors.torch import load_file
 
+from gencodec.api import decode, encode
+from gencodec.container import unpack
+from gencodec.losses.semantic_ensemble import SemanticEnsemble
 from gencodec.metrics.backbone import default_backbone
 from gencodec.models.hific import build
-from gencodec.models.weights import load_weights, read_manifest
+from gencodec.models.preference import load_preference
+from gencodec.models.registry import load_codec
+from gencodec.models.weights import WEIGHTS_DIR, load_weights, read_manifest
 from gencodec.nn.hific import HiFiCConfig
 from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
 from gencodec.training.checkpoint import save_checkpoint
+from gencodec.training.data import CropSampler, list_images
+from gencodec.training.hallucination import HallucinationWeight, build_weight, training_mean
 from gencodec.training.loop import run
 from gencodec.training.stages.hific_gan import HiFiCGANStage, HiFiCGANTrainConfig, load_hific
 from gencodec.training.stages.hific_rd import HiFiCRDStage, HiFiCRDTrainConfig
@@ -126,3 +136,133 @@ def test_hific_gan_step_resume_and_export(tmp_path, train_dir, autoencoder) -> N
     assert np.array_equal(codec.decode(37, 70, 200, enc.sections), codec.reconstruct(a, enc))
     again, _ = load_hific(wdir / "hific.safetensors")  # stage 2 can continue from shipped weights
     assert again.cfg == TINY
+
+def test_ensemble_w_scales_only_the_feature_terms() -> None:
+    torch.manual_seed(0)
+    loss = SemanticEnsemble(default_backbone())
+    x = torch.rand(3, 3, 64, 64)
+    x_hat = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    plain = loss(x_hat, x)
+    ones = loss(x_hat, x, torch.ones(3))
+    zeros = loss(x_hat, x, torch.zeros(3))
+    half = loss(x_hat, x, torch.tensor([0.0, 1.0, 0.5]))
+    assert torch.allclose(plain["distortion"], ones["distortion"])
+    assert torch.allclose(zeros["distortion"], 10.0 * plain["rec"])
+    assert plain["per"] > 0 and plain["style"] > 0
+    feature_part = plain["distortion"] - 10.0 * plain["rec"]
+    assert zeros["distortion"] < half["distortion"] < ones["distortion"]
+    assert not torch.isclose(half["distortion"], zeros["distortion"] + 0.5 * feature_part)  # per image, not mean
+
+
+def test_weight_modes_and_errors() -> None:
+    x = torch.rand(2, 3, 64, 64)
+    assert HallucinationWeight("none")(x) is None
+    assert torch.equal(HallucinationWeight("fixed", fixed=0.25)(x), torch.full((2,), 0.25))
+    with pytest.raises(ValueError, match="w_mode must be one of"):
+        HallucinationWeight("sometimes")
+    with pytest.raises(ValueError, match="needs the preference model"):
+        HallucinationWeight("conha")
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        HallucinationWeight("fixed", fixed=1.5)
+
+
+def _text_and_texture() -> torch.Tensor:
+    """A crop with black text on white (avoid hallucination) and a noisy texture crop (hallucinate)."""
+    text = Image.new("RGB", (128, 128), "white")
+    draw = ImageDraw.Draw(text)
+    for row in range(6):
+        draw.text((4, 4 + 20 * row), "GENCODEC 0123", fill="black")
+    rng = np.random.default_rng(0)
+    grass = (rng.normal(0.35, 0.15, (128, 128, 1)) * np.array([0.6, 1.0, 0.4])).clip(0, 1)
+    arrays = [np.asarray(text, dtype=np.float32) / 255, grass.astype(np.float32)]
+    return torch.stack([torch.from_numpy(a).permute(2, 0, 1) for a in arrays])
+
+
+def test_conha_weight_is_the_sharpened_shipped_preference() -> None:
+    x = _text_and_texture()
+    w, constant = build_weight("conha", WEIGHTS_DIR, 100.0, -1.0)
+    assert constant is None
+    got = w(x)
+    expected = torch.sigmoid(100.0 * load_preference(WEIGHTS_DIR)(x))
+    assert torch.allclose(got, expected)
+    assert got[0] < 0.5 < got[1], got  # text: keep faithful; texture: hallucinate
+
+
+def test_fixed_weight_is_the_training_mean(train_dir) -> None:
+    sampler = CropSampler(list_images([Path(train_dir)]), 64, 0)
+    before = sampler.get_state()
+    w, constant = build_weight("fixed", WEIGHTS_DIR, 100.0, -1.0, sampler, crops=8)
+    again = CropSampler(list_images([Path(train_dir)]), 64, 0)
+    assert constant == pytest.approx(training_mean(load_preference(WEIGHTS_DIR), again, 8, 100.0))
+    assert 0.0 <= constant <= 1.0
+    assert torch.equal(w(torch.rand(3, 3, 64, 64)), torch.full((3,), constant))
+    assert sampler.get_state() != before  # build_weight draws crops; the stage restores the state itself
+
+
+def _gan(rd: Path, ae: str, data: str, **kw) -> HiFiCGANStage:
+    cfg = HiFiCGANTrainConfig(init=str(rd), autoencoder=ae, data=[data], crop=64, batch=2, total_steps=3,
+                              lr=1e-3, bf16=False, preference=str(WEIGHTS_DIR), **kw)
+    return HiFiCGANStage(cfg, backbone=default_backbone())
+
+
+def test_w_zero_leaves_only_the_charbonnier_term(tmp_path, train_dir, autoencoder) -> None:
+    run(_rd(train_dir, steps=1), tmp_path / "rd", minutes=5)
+    m = _gan(tmp_path / "rd" / "checkpoint", autoencoder, train_dir, w_mode="fixed", w_fixed=0.0).train_step(0)
+    assert m["w"] == 0.0 and m["per"] > 0 and m["g_adv"] > 0
+    assert m["loss"] == pytest.approx(10.0 * m["rec"], rel=1e-5)
+    full = _gan(tmp_path / "rd" / "checkpoint", autoencoder, train_dir).train_step(0)
+    assert full["w"] == 1.0 and full["loss"] > 10.0 * full["rec"] * 1.01
+
+
+def test_fixed_mode_sees_the_same_batches_and_records_w(tmp_path, train_dir, autoencoder) -> None:
+    run(_rd(train_dir, steps=1), tmp_path / "rd", minutes=5)
+    rd = tmp_path / "rd" / "checkpoint"
+    plain, fixed = _gan(rd, autoencoder, train_dir), _gan(rd, autoencoder, train_dir, w_mode="fixed")
+    assert plain.sampler.get_state() == fixed.sampler.get_state()
+    assert fixed.config()["w_fixed"] == fixed.w_fixed and 0.0 <= fixed.w_fixed <= 1.0
+    assert plain.config()["w_fixed"] is None
+
+
+def test_conha_trains_resumes_exports_and_codes_under_its_own_id(tmp_path, train_dir, autoencoder) -> None:
+    from gencodec.training.export import export_hific
+
+    run(_rd(train_dir, steps=1), tmp_path / "rd", minutes=5)
+    rd = tmp_path / "rd" / "checkpoint"
+    m = _gan(rd, autoencoder, train_dir, w_mode="conha").train_step(0)
+    assert all(math.isfinite(v) for v in m.values()) and 0.0 <= m["w"] <= 1.0
+    run(_gan(rd, autoencoder, train_dir, w_mode="conha"), tmp_path / "straight", minutes=5)
+    assert run(_gan(rd, autoencoder, train_dir, w_mode="conha"), tmp_path / "split", minutes=5, stop_at=1) == 1
+    assert run(_gan(rd, autoencoder, train_dir, w_mode="conha"), tmp_path / "split", minutes=5) == 3
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "split")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    wdir = tmp_path / "weights"
+    for model_id in ("hific", "conha"):
+        export_hific(tmp_path / "split" / "checkpoint", wdir, model_id=model_id)
+    with pytest.raises(ValueError, match="not a HiFiC-family codec id"):
+        export_hific(tmp_path / "split" / "checkpoint", wdir, model_id="glc")
+    img = np.asarray(np.random.default_rng(1).integers(0, 256, (40, 56, 3)), dtype=np.uint8)
+    for model_id in ("hific", "conha"):
+        assert load_codec(model_id, wdir).model_id == model_id
+        result = encode(img, model=model_id, rate=180, weights_dir=wdir)
+        header, sections = unpack(result.data)
+        assert header.model == model_id and result.model == model_id
+        assert np.array_equal(decode(result.data, weights_dir=wdir), result.reconstruction)
+    # same weights under two ids: the payloads agree, the model code in the header differs
+    h_res, c_res = (encode(img, model=m, rate=180, weights_dir=wdir) for m in ("hific", "conha"))
+    assert unpack(h_res.data)[1] == unpack(c_res.data)[1] and h_res.data != c_res.data
+
+
+def test_conha_test_photos_never_reach_training(tmp_path) -> None:
+    folder = tmp_path / "train" / "sun_hays80"
+    folder.mkdir(parents=True)
+    names = [f"scene_{i:02d}.jpg" for i in range(12)]
+    for n in names:
+        (folder / n).write_bytes(b"")
+    (tmp_path / "train" / "other").mkdir()
+    (tmp_path / "train" / "other" / "scene_00.jpg").write_bytes(b"")
+    train = list_images([tmp_path / "train"])
+    held = list_images([tmp_path / "train"], heldout=True)
+    assert [p.name for p in held] == ["scene_00.jpg", "scene_05.jpg", "scene_10.jpg"]
+    assert not set(train) & set(held) and len(train) + len(held) == 13
+    assert tmp_path / "train" / "other" / "scene_00.jpg" in train  # only the sun_hays80 folder holds out

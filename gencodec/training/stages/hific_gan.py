@@ -13,6 +13,10 @@ the frozen VQ autoencoder, or "fake":
 
 Each sample draws its own rate index t, so the decoder is tuned for the whole
 rate range. Crops must be multiples of 16 (the discriminator's grid).
+
+ConHa (seed 004, eq. 4): with ``w_mode`` ``conha`` each image's perceptual, style
+and adversarial terms are scaled by w = M_P(x) (``gencodec.training.hallucination``),
+with ``fixed`` by one constant w (ConHa-fixed); ``none`` is plain HiFiC.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.hific import HiFiC, HiFiCConfig
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import CropSampler, list_images
+from gencodec.training.hallucination import build_weight
 from gencodec.training.loop import lr_at, set_lr
 from gencodec.training.stages.glc_latent import load_autoencoder
 
@@ -50,6 +55,10 @@ class HiFiCGANTrainConfig:
     beta: float = 1.0
     gamma: float = 1.5e-3
     delta: float = 0.008  # the seed's value, not yet tuned here
+    w_mode: str = "none"  # none (hific) | conha (w = M_P(x)) | fixed (conha-fixed)
+    preference: str = "weights"  # folder whose manifest holds M_P (w_mode conha/fixed)
+    temperature: float = 100.0  # w = sigmoid(temperature * logit), seed 004 appendix C
+    w_fixed: float = -1.0  # w_mode fixed: the constant; < 0 = mean w over 512 training crops
     seed: int = 0
     bf16: bool = True
 
@@ -89,6 +98,10 @@ class HiFiCGANStage:
         self.opt = torch.optim.Adam(self.model.g_s.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
         self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
+        state = self.sampler.get_state()  # measuring the fixed w must not move the training batches
+        self.hallucination, self.w_fixed = build_weight(cfg.w_mode, cfg.preference, cfg.temperature,
+                                                        cfg.w_fixed, self.sampler)
+        self.sampler.set_state(state)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model, "nb_d": self.disc}
@@ -104,7 +117,7 @@ class HiFiCGANStage:
 
     def config(self) -> dict:
         return {"train": asdict(self.cfg), "model": self.model_cfg.to_dict(), "rd_train": self.rd_config,
-                "autoencoder": self.ae.cfg.to_dict()}
+                "autoencoder": self.ae.cfg.to_dict(), "w_fixed": self.w_fixed}
 
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg
@@ -117,9 +130,11 @@ class HiFiCGANStage:
             _, codes = self.ae.quantize(self.ae.encode(x))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
             x_hat = self.model.synthesize(y_hat).float()
-            d = self.loss(x_hat, x)
-            g_adv = nonbinary_g_loss(self.disc(x_hat), codes)
-        loss = d["distortion"] + c.delta * g_adv
+            w = self.hallucination(x)
+            d = self.loss(x_hat, x, w)
+            g_adv_each = nonbinary_g_loss(self.disc(x_hat), codes, per_sample=True)
+        g_adv = g_adv_each.mean()
+        loss = d["distortion"] + c.delta * (g_adv if w is None else (w * g_adv_each).mean())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.g_s.parameters(), 1.0)
@@ -132,4 +147,5 @@ class HiFiCGANStage:
         mse = (x_hat.detach().clamp(0, 1) - x).square().mean(dim=(1, 2, 3))
         return {"loss": loss.item(), "rec": d["rec"].item(), "per": d["per"].item(), "style": d["style"].item(),
                 "g_adv": g_adv.item(), "d_loss": d_loss.item(),
+                "w": 1.0 if w is None else w.mean().item(),
                 "psnr": (-10 * torch.log10(mse.clamp_min(1e-10))).mean().item()}
