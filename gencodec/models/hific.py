@@ -25,7 +25,7 @@ from gencodec.entropy import categorical
 from gencodec.models.base import Encoded, latent_size, pad_to_multiple, to_tensor, to_uint8
 from gencodec.models.context_latent import decode_context_latent, encode_context_latent
 from gencodec.models.determinism import island_copy, parameter_island, to_island
-from gencodec.models.weights import WeightsEntry, load_state
+from gencodec.models.weights import WeightsEntry, WeightsError, load_state
 from gencodec.nn.hific import HiFiC, HiFiCConfig
 
 TABLE_KEY = "z_prior.table"
@@ -52,6 +52,8 @@ class HiFiCCodec:
     """Codecs ``hific``, ``conha`` and ``conha-fixed``: the same network and stream layout, weights trained
     with w = 1, w = M_P(x) and w = the training-set mean of M_P (``gencodec.training.hallucination``)."""
 
+    model_id = "hific"  # per instance: the id of the weights it was built from
+    model_ids = MODEL_IDS
     section_names = ("hyper", "latent")
 
     def __init__(self, entry: WeightsEntry, tensors: dict[str, torch.Tensor]) -> None:
@@ -155,4 +157,15 @@ class HiFiCCodec:
 
 
 def build(entry: WeightsEntry, tensors: dict[str, Any], dependency: Any = None) -> HiFiCCodec:
-    return HiFiCCodec(entry, tensors)
+    """``hific`` from its own weights; ``conha``/``conha-fixed`` from their decoder plus the ``hific``
+    weights named in their ``config["base"]`` (sha256-checked)."""
+    base = entry.config.get("base")
+    if base is None:
+        return HiFiCCodec(entry, tensors)
+    if dependency is None:
+        raise WeightsError(f"{entry.id!r} needs the {base['id']!r} weights it was trained on")
+    base_entry, base_tensors = dependency(base["id"])
+    if base_entry.sha256 != base["sha256"]:
+        raise WeightsError(f"{entry.id!r} decoder was trained on other {base['id']!r} weights "
+                           f"(sha256 {base['sha256'][:12]}..., shipped {base_entry.sha256[:12]}...)")
+    return HiFiCCodec(entry, {**{k: v for k, v in base_tensors.items() if not k.startswith("g_s.")}, **tensors})

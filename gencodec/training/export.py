@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from gencodec.entropy.categorical import table_from_logits
-from gencodec.models.weights import WEIGHTS_DIR, sha256_file
+from gencodec.models.weights import WEIGHTS_DIR, read_manifest, sha256_file
 
 KEEP_FP32 = ("gain", "prior", "codebook", "embed")
 
@@ -153,20 +153,41 @@ HIFIC_DESCRIPTIONS = {
 }
 
 
+DECODER_PREFIX = "g_s."  # the only part hific-gan trains: what conha / conha-fixed ship
+
+
 def export_hific(
     ckpt: Path, weights_dir: Path = WEIGHTS_DIR, note: str = "", model_id: str = "hific"
 ) -> dict[str, Any]:
-    """A hific-rd or hific-gan checkpoint's codec (not its discriminator) -> weights/<model_id>.safetensors
-    (``model_id`` hific, conha or conha-fixed)."""
+    """A hific-rd or hific-gan checkpoint's codec (not its discriminator) -> weights/<model_id>.safetensors.
+
+    ``hific`` ships the whole network. ``conha`` and ``conha-fixed`` differ from it only in the decoder
+    (``hific-gan`` freezes the rest), so they ship only ``g_s`` and name the ``hific`` weights they share
+    the rest with (``config["base"]``); the checkpoint's other tensors must equal those shipped weights.
+    """
     if model_id not in HIFIC_DESCRIPTIONS:
         raise ValueError(f"not a HiFiC-family codec id: {model_id!r} (known: {', '.join(HIFIC_DESCRIPTIONS)})")
     tensors, state = _checkpoint_tensors(ckpt, "model")
-    path = _write(weights_dir, model_id, hific_weights(tensors), state["step"])
+    shipped = hific_weights(tensors)
+    config: dict[str, Any] = {"model": state["config"]["model"], "train": state["config"]["train"],
+                              "step": state["step"]}
+    if model_id != "hific":
+        base = read_manifest(weights_dir).get("hific") if (weights_dir / "manifest.json").exists() else None
+        if base is None:
+            raise ValueError(f"export hific first: {model_id} ships only its decoder and shares the rest with it")
+        base_tensors = load_file(str(weights_dir / base.file))
+        shared = {k: v for k, v in shipped.items() if not k.startswith(DECODER_PREFIX)}
+        if shared.keys() != {k for k in base_tensors if not k.startswith(DECODER_PREFIX)} or any(
+            not torch.equal(v, base_tensors[k]) for k, v in shared.items()
+        ):
+            raise ValueError(f"{ckpt} does not share the shipped hific weights' stage 1 (encoder, hyperprior, "
+                             "context): train it from the same hific-rd run")
+        shipped = {k: v for k, v in shipped.items() if k.startswith(DECODER_PREFIX)}
+        config["base"] = {"id": "hific", "sha256": base.sha256}
+    path = _write(weights_dir, model_id, shipped, state["step"])
     entry = {
-        "id": model_id, "file": path.name, "sha256": sha256_file(path),
-        "config": {"model": state["config"]["model"], "train": state["config"]["train"], "step": state["step"]},
-        "licence": LICENCE,
-        "description": note or HIFIC_DESCRIPTIONS[model_id],
+        "id": model_id, "file": path.name, "sha256": sha256_file(path), "config": config,
+        "licence": LICENCE, "description": note or HIFIC_DESCRIPTIONS[model_id],
     }
     update_manifest(entry, weights_dir)
     return entry

@@ -38,5 +38,5 @@ def test_container_knows_every_codecs_section_names() -> None:
 
     for model, (module, _) in CODECS.items():
         classes = [c for c in vars(importlib.import_module(module)).values()
-                   if isinstance(c, type) and getattr(c, "model_id", None) == model]
+                   if isinstance(c, type) and model in getattr(c, "model_ids", (getattr(c, "model_id", None),))]
         assert classes and MODEL_SECTIONS[model] == classes[0].section_names, model

@@ -20,7 +20,7 @@ from gencodec.metrics.backbone import default_backbone
 from gencodec.models.hific import build
 from gencodec.models.preference import load_preference
 from gencodec.models.registry import load_codec
-from gencodec.models.weights import WEIGHTS_DIR, load_weights, read_manifest
+from gencodec.models.weights import WEIGHTS_DIR, WeightsError, load_weights, read_manifest
 from gencodec.nn.hific import HiFiCConfig
 from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
 from gencodec.training.checkpoint import save_checkpoint
@@ -237,10 +237,19 @@ def test_conha_trains_resumes_exports_and_codes_under_its_own_id(tmp_path, train
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
     wdir = tmp_path / "weights"
+    with pytest.raises(ValueError, match="export hific first"):
+        export_hific(tmp_path / "split" / "checkpoint", wdir, model_id="conha")
     for model_id in ("hific", "conha"):
         export_hific(tmp_path / "split" / "checkpoint", wdir, model_id=model_id)
     with pytest.raises(ValueError, match="not a HiFiC-family codec id"):
         export_hific(tmp_path / "split" / "checkpoint", wdir, model_id="glc")
+    decoder_only = load_file(str(wdir / "conha.safetensors"))
+    assert decoder_only and all(k.startswith("g_s.") for k in decoder_only)
+    assert torch.equal(load_hific(wdir / "conha.safetensors")[0].g_s.state_dict()["0.weight"],
+                       decoder_only["g_s.0.weight"].float())
+    run(_rd(train_dir, steps=2), tmp_path / "other_rd", minutes=5)  # another stage 1: no shared encoder
+    with pytest.raises(ValueError, match="does not share the shipped hific"):
+        export_hific(tmp_path / "other_rd" / "checkpoint", wdir, model_id="conha-fixed")
     img = np.asarray(np.random.default_rng(1).integers(0, 256, (40, 56, 3)), dtype=np.uint8)
     for model_id in ("hific", "conha"):
         assert load_codec(model_id, wdir).model_id == model_id
@@ -251,6 +260,13 @@ def test_conha_trains_resumes_exports_and_codes_under_its_own_id(tmp_path, train
     # same weights under two ids: the payloads agree, the model code in the header differs
     h_res, c_res = (encode(img, model=m, rate=180, weights_dir=wdir) for m in ("hific", "conha"))
     assert unpack(h_res.data)[1] == unpack(c_res.data)[1] and h_res.data != c_res.data
+
+    other = tmp_path / "other_weights"  # conha refuses a hific it was not trained with
+    export_hific(tmp_path / "split" / "checkpoint", other)
+    export_hific(tmp_path / "split" / "checkpoint", other, model_id="conha")
+    export_hific(tmp_path / "other_rd" / "checkpoint", other)
+    with pytest.raises(WeightsError, match="trained on other 'hific' weights"):
+        load_codec("conha", other)
 
 
 def test_conha_test_photos_never_reach_training(tmp_path) -> None:

@@ -71,7 +71,11 @@ def load_hific(path: str | Path) -> tuple[HiFiC, dict]:
         if not entries:
             raise ValueError(f"{path} is not listed in {path.parent / 'manifest.json'}")
         model = HiFiC(HiFiCConfig.from_dict(entries[0].config["model"]))
-        load_state(model, {k: v.float() for k, v in load_file(str(path)).items() if k != "z_prior.table"})
+        tensors = load_file(str(path))
+        if "base" in entries[0].config:  # conha / conha-fixed: decoder only, the rest is the base hific's
+            base = read_manifest(path.parent)[entries[0].config["base"]["id"]]
+            tensors = {**load_file(str(path.parent / base.file)), **tensors}
+        load_state(model, {k: v.float() for k, v in tensors.items() if k != "z_prior.table"})
         return model, entries[0].config["train"]
     state = json.loads((path / "state.json").read_text())
     model = HiFiC(HiFiCConfig.from_dict(state["config"]["model"]))
