@@ -162,8 +162,9 @@ def export_hific(
     """A hific-rd or hific-gan checkpoint's codec (not its discriminator) -> weights/<model_id>.safetensors.
 
     ``hific`` ships the whole network. ``conha`` and ``conha-fixed`` differ from it only in the decoder
-    (``hific-gan`` freezes the rest), so they ship only ``g_s`` and name the ``hific`` weights they share
-    the rest with (``config["base"]``); the checkpoint's other tensors must equal those shipped weights.
+    (``hific-gan`` freezes the rest) when trained from hific's stage 1: then they ship only ``g_s`` and
+    name the ``hific`` weights they share the rest with (``config["base"]``). A checkpoint with its own
+    stage 1 (``hific-rd --set w_mode=conha``) ships the whole network.
     """
     if model_id not in HIFIC_DESCRIPTIONS:
         raise ValueError(f"not a HiFiC-family codec id: {model_id!r} (known: {', '.join(HIFIC_DESCRIPTIONS)})")
@@ -177,13 +178,13 @@ def export_hific(
             raise ValueError(f"export hific first: {model_id} ships only its decoder and shares the rest with it")
         base_tensors = load_file(str(weights_dir / base.file))
         shared = {k: v for k, v in shipped.items() if not k.startswith(DECODER_PREFIX)}
-        if shared.keys() != {k for k in base_tensors if not k.startswith(DECODER_PREFIX)} or any(
-            not torch.equal(v, base_tensors[k]) for k, v in shared.items()
-        ):
-            raise ValueError(f"{ckpt} does not share the shipped hific weights' stage 1 (encoder, hyperprior, "
-                             "context): train it from the same hific-rd run")
-        shipped = {k: v for k, v in shipped.items() if k.startswith(DECODER_PREFIX)}
-        config["base"] = {"id": "hific", "sha256": base.sha256}
+        same_stage1 = shared.keys() == {k for k in base_tensors if not k.startswith(DECODER_PREFIX)} and all(
+            torch.equal(v, base_tensors[k]) for k, v in shared.items()
+        )
+        if same_stage1:
+            shipped = {k: v for k, v in shipped.items() if k.startswith(DECODER_PREFIX)}
+            config["base"] = {"id": "hific", "sha256": base.sha256}
+        # else: its own stage 1 (e.g. hific-rd trained with w): the whole network ships
     path = _write(weights_dir, model_id, shipped, state["step"])
     entry = {
         "id": model_id, "file": path.name, "sha256": sha256_file(path), "config": config,

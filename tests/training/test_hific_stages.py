@@ -205,6 +205,20 @@ def _gan(rd: Path, ae: str, data: str, **kw) -> HiFiCGANStage:
     return HiFiCGANStage(cfg, backbone=default_backbone())
 
 
+def test_rd_stage_w_scales_its_feature_terms(train_dir) -> None:
+    cfg = HiFiCRDTrainConfig(data=[train_dir], init="", crop=64, batch=2, total_steps=4, targets=(0.05, 0.1, 0.2),
+                             bf16=False, w_mode="fixed", w_fixed=0.0, preference=str(WEIGHTS_DIR))
+    stage = HiFiCRDStage(cfg, TINY, backbone=default_backbone())
+    plain = _rd(train_dir)
+    assert stage.sampler.get_state() == plain.sampler.get_state() and stage.config()["w_fixed"] == 0.0
+    torch.manual_seed(0)
+    zero = stage.train_step(0)
+    torch.manual_seed(0)
+    full = plain.train_step(0)  # same weights, batch, rate indices and noise: only w differs
+    assert zero["w"] == 0.0 and full["w"] == 1.0
+    assert full["loss"] - zero["loss"] > 0.5 * full["per"]  # the perceptual and style terms left the loss
+
+
 def test_w_zero_leaves_only_the_charbonnier_term(tmp_path, train_dir, autoencoder) -> None:
     run(_rd(train_dir, steps=1), tmp_path / "rd", minutes=5)
     m = _gan(tmp_path / "rd" / "checkpoint", autoencoder, train_dir, w_mode="fixed", w_fixed=0.0).train_step(0)
@@ -247,9 +261,11 @@ def test_conha_trains_resumes_exports_and_codes_under_its_own_id(tmp_path, train
     assert decoder_only and all(k.startswith("g_s.") for k in decoder_only)
     assert torch.equal(load_hific(wdir / "conha.safetensors")[0].g_s.state_dict()["0.weight"],
                        decoder_only["g_s.0.weight"].float())
-    run(_rd(train_dir, steps=2), tmp_path / "other_rd", minutes=5)  # another stage 1: no shared encoder
-    with pytest.raises(ValueError, match="does not share the shipped hific"):
-        export_hific(tmp_path / "other_rd" / "checkpoint", wdir, model_id="conha-fixed")
+    run(_rd(train_dir, steps=2), tmp_path / "other_rd", minutes=5)  # its own stage 1: the whole network ships
+    entry = export_hific(tmp_path / "other_rd" / "checkpoint", wdir, model_id="conha-fixed")
+    assert "base" not in entry["config"]
+    assert load_file(str(wdir / "conha-fixed.safetensors")).keys() == load_file(str(wdir / "hific.safetensors")).keys()
+    assert load_codec("conha-fixed", wdir).model_id == "conha-fixed"
     img = np.asarray(np.random.default_rng(1).integers(0, 256, (40, 56, 3)), dtype=np.uint8)
     for model_id in ("hific", "conha"):
         assert load_codec(model_id, wdir).model_id == model_id

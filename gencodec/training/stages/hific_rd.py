@@ -8,6 +8,8 @@ target bpp log-interpolated between the rate points' targets, R the rate of
 the noisy latents (differentiable) and R* the rate of the rounded ones. For
 the first part of the run the targets are raised by ``warm_factor``
 (a high-rate start converges much faster on this CPU, docs/design.md).
+``w_mode`` conha / fixed scales the perceptual and style terms per crop by ConHa's w
+(seed 004 eq. 4; ``gencodec.training.hallucination``), as the paper trains its whole model.
 The transforms, gains and z prior may start from the shipped pixel
 hyperprior (``init``): every tensor whose name and shape match is copied.
 """
@@ -25,6 +27,7 @@ from gencodec.losses.semantic_ensemble import EnsembleWeights, SemanticEnsemble
 from gencodec.metrics.backbone import default_backbone
 from gencodec.nn.hific import HiFiC, HiFiCConfig
 from gencodec.training.data import CropSampler, list_images
+from gencodec.training.hallucination import build_weight
 from gencodec.training.loop import log_linear_at, lr_at, set_lr, warm_factor_at
 
 
@@ -45,6 +48,10 @@ class HiFiCRDTrainConfig:
     warm_factor: float = 2.0  # targets x this until warm_until, then back to 1 by warm_end
     warm_until: float = 0.2
     warm_end: float = 0.35
+    w_mode: str = "none"  # ConHa's w on the perceptual/style terms: none | conha | fixed (see hific-gan)
+    preference: str = "weights"
+    temperature: float = 100.0
+    w_fixed: float = -1.0
     seed: int = 0
     bf16: bool = True
 
@@ -81,6 +88,10 @@ class HiFiCRDStage:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
         self.log_targets = torch.tensor([math.log(v) for v in cfg.targets])
+        state = self.sampler.get_state()  # measuring a fixed w must not move the training batches
+        self.hallucination, self.w_fixed = build_weight(cfg.w_mode, cfg.preference, cfg.temperature,
+                                                        cfg.w_fixed, self.sampler)
+        self.sampler.set_state(state)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model}
@@ -95,7 +106,7 @@ class HiFiCRDStage:
         self.sampler.set_state(state)
 
     def config(self) -> dict:
-        return {"train": asdict(self.cfg), "model": self.model_cfg.to_dict()}
+        return {"train": asdict(self.cfg), "model": self.model_cfg.to_dict(), "w_fixed": self.w_fixed}
 
     def warm(self, step: int) -> float:
         c = self.cfg
@@ -113,7 +124,8 @@ class HiFiCRDStage:
         self.model.train()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
             out = self.model(x, t)
-            d = self.loss(out["x_hat"].float(), x)
+            w = self.hallucination(x)
+            d = self.loss(out["x_hat"].float(), x, w)
         npix = x.shape[2] * x.shape[3]
 
         def bpp(key: str) -> torch.Tensor:
@@ -131,4 +143,5 @@ class HiFiCRDStage:
         mse = (out["x_hat"].detach().float().clamp(0, 1) - x).square().mean(dim=(1, 2, 3))
         return {"loss": loss.item(), "bpp": rate_q.mean().item(), "bpp_noisy": rate.mean().item(),
                 "above": above.float().mean().item(), "rec": d["rec"].item(), "per": d["per"].item(),
-                "style": d["style"].item(), "psnr": (-10 * torch.log10(mse.clamp_min(1e-10))).mean().item()}
+                "style": d["style"].item(), "w": 1.0 if w is None else w.mean().item(),
+                "psnr": (-10 * torch.log10(mse.clamp_min(1e-10))).mean().item()}
