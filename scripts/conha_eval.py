@@ -35,11 +35,16 @@ from gencodec.metrics.backbone import default_backbone
 from gencodec.metrics.deep_features import deep_feature_distance, tap_distance
 from gencodec.metrics.psnr import psnr
 from gencodec.training.data import list_images
-from gencodec.training.preference_pairs import WORDS, _contrast_colour, _font, gradient_energy
+from gencodec.training.preference_pairs import (
+    DEFAULT_TEXTURE_THRESHOLD,
+    WORDS,
+    _contrast_colour,
+    _font,
+    gradient_energy,
+)
 
 W, H, TILE, MARGIN, LINES_BOX = 512, 384, 64, 16, 128
 KODAK = ("kodim01", "kodim03", "kodim05", "kodim08", "kodim13", "kodim14", "kodim21", "kodim23")
-TEXTURE_THRESHOLD = 0.07
 
 
 def _fit(img: Image.Image) -> np.ndarray:
@@ -100,7 +105,7 @@ def _texture_tiles(img: np.ndarray, boxes: list[list[int]]) -> list[list[int]]:
             t = [x, y, x + TILE, y + TILE]
             if any(_overlaps(t, b, MARGIN) for b in boxes):
                 continue
-            if gradient_energy(img[y:y + TILE, x:x + TILE]) >= TEXTURE_THRESHOLD:
+            if gradient_energy(img[y:y + TILE, x:x + TILE]) >= DEFAULT_TEXTURE_THRESHOLD:
                 tiles.append(t)
     return tiles
 

@@ -19,12 +19,14 @@ HELDOUT_FOLDER = "sun_hays80"  # every HELDOUT_EVERY-th photo (sorted by name) i
 HELDOUT_EVERY = 5
 
 
-def is_heldout(path: Path, siblings: list[Path]) -> bool:
-    """True for the ConHa test photos: every 5th file (0, 5, 10, ...) of a ``sun_hays80`` folder, by name."""
-    if path.parent.name != HELDOUT_FOLDER:
-        return False
-    names = sorted(p.name for p in siblings if p.parent == path.parent)
-    return names.index(path.name) % HELDOUT_EVERY == 0
+def heldout_photos(files: list[Path]) -> set[Path]:
+    """The ConHa test photos among ``files``: every 5th file (0, 5, 10, ...) of each ``sun_hays80`` folder,
+    by name."""
+    folders: dict[Path, list[Path]] = {}
+    for p in files:
+        if p.parent.name == HELDOUT_FOLDER:
+            folders.setdefault(p.parent, []).append(p)
+    return {p for group in folders.values() for p in sorted(group, key=lambda q: q.name)[::HELDOUT_EVERY]}
 
 
 def list_images(roots: list[Path], heldout: bool = False) -> list[Path]:
@@ -33,7 +35,8 @@ def list_images(roots: list[Path], heldout: bool = False) -> list[Path]:
     files: list[Path] = []
     for root in roots:
         found = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        files += [p for p in found if is_heldout(p, found) == heldout]
+        held = heldout_photos(found)
+        files += [p for p in found if (p in held) == heldout]
     return files
 
 

@@ -51,13 +51,16 @@ class HallucinationWeight:
 
 def training_mean(model: PreferenceModel, sampler: CropSampler, crops: int, temperature: float,
                   batch: int = 16) -> float:
-    """Mean w over ``crops`` random crops of ``sampler`` (ConHa-fixed's constant)."""
+    """Mean w over ``crops`` random crops of ``sampler`` (ConHa-fixed's constant); the sampler's state is
+    restored afterwards, so measuring does not move a training run's batches."""
+    state = sampler.get_state()
     total, seen = 0.0, 0
     with torch.no_grad():
         while seen < crops:
             x, _ = sampler.batch(min(batch, crops - seen))
             total += model.weight(x, temperature).sum().item()
             seen += x.shape[0]
+    sampler.set_state(state)
     return total / seen
 
 

@@ -102,10 +102,8 @@ class HiFiCGANStage:
         self.opt = torch.optim.Adam(self.model.g_s.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
         self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
-        state = self.sampler.get_state()  # measuring the fixed w must not move the training batches
         self.hallucination, self.w_fixed = build_weight(cfg.w_mode, cfg.preference, cfg.temperature,
                                                         cfg.w_fixed, self.sampler)
-        self.sampler.set_state(state)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model, "nb_d": self.disc}

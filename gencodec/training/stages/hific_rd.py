@@ -88,10 +88,8 @@ class HiFiCRDStage:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
         self.log_targets = torch.tensor([math.log(v) for v in cfg.targets])
-        state = self.sampler.get_state()  # measuring a fixed w must not move the training batches
         self.hallucination, self.w_fixed = build_weight(cfg.w_mode, cfg.preference, cfg.temperature,
                                                         cfg.w_fixed, self.sampler)
-        self.sampler.set_state(state)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model}
