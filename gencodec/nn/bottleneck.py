@@ -63,19 +63,31 @@ class CategoricalPrior(nn.Module):
         return torch.log_softmax(self.logits.float(), dim=-1)
 
     def forward(self, z: torch.Tensor, noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (z_hat, likelihood); z is (B, C, H, W)."""
+        """Return (z_hat, likelihood); z is (B, C, H, W).
+
+        ``noise=False`` gives the likelihood of the rounded z, p(round(z)) -- the coded rate -- with a
+        straight-through gradient to z of the central difference (log p(k+1) - log p(k-1)) / 2 (a
+        one-sided difference would push every z off a peaked table's mode) and the exact gradient to
+        the table.
+        """
         k = self.half_range
         z = z.float().clamp(-k, k)
         z_hat = ste_round(z)
-        z_rate = (z + torch.empty_like(z).uniform_(-0.5, 0.5)).clamp(-k, k) if noise else z_hat
-        pos = z_rate + k  # in [0, 2K]
-        lo = pos.detach().floor().clamp(0, 2 * k - 1)
-        frac = pos - lo
         lp = self.log_probs()  # (C, 2K+1)
         b, c, h, w = z.shape
         table = lp.unsqueeze(0).expand(b, -1, -1)  # (B, C, 2K+1)
-        idx = lo.long().view(b, c, h * w)
-        lp_lo = torch.gather(table, 2, idx).view(b, c, h, w)
-        lp_hi = torch.gather(table, 2, idx + 1).view(b, c, h, w)
-        log_like = (1 - frac) * lp_lo + frac * lp_hi
+
+        def at(index: torch.Tensor) -> torch.Tensor:
+            return torch.gather(table, 2, index.long().view(b, c, h * w)).view(b, c, h, w)
+
+        if not noise:
+            mid = z_hat.detach() + k
+            up, down = (mid + 1).clamp(max=2 * k), (mid - 1).clamp(min=0)
+            slope = ((at(up) - at(down)) / (up - down)).detach()
+            log_like = at(mid) + slope * (z - z.detach())
+            return z_hat, log_like.exp().clamp_min(1e-9)
+        pos = (z + torch.empty_like(z).uniform_(-0.5, 0.5)).clamp(-k, k) + k  # in [0, 2K]
+        lo = pos.detach().floor().clamp(0, 2 * k - 1)
+        frac = pos - lo
+        log_like = (1 - frac) * at(lo) + frac * at(lo + 1)
         return z_hat, log_like.exp().clamp_min(1e-9)

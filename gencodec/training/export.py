@@ -156,30 +156,56 @@ HIFIC_DESCRIPTIONS = {
 DECODER_PREFIX = "g_s."  # the only part hific-gan trains: what conha / conha-fixed ship
 
 
+def _refit_logits(tensors: dict[str, torch.Tensor], config: dict[str, Any], crops: int) -> torch.Tensor:
+    """z-table log-probabilities refit to the rounded z of ``crops`` training crops (fixed seed, so every
+    export of one stage 1 gets the same table): the trained table keeps p(0) near 0.7 and overcharges
+    collapsed channels (docs/training.md, recipe notes)."""
+    from gencodec.nn.hific import HiFiC, HiFiCConfig
+    from gencodec.training.data import CropSampler, list_images
+    from gencodec.training.stages.hific_rd import refit_z_table
+
+    train = config.get("rd_train", config["train"])
+    roots = [Path(p) for p in train["data"]]
+    if not all(r.is_dir() for r in roots):
+        raise ValueError(f"the z-table refit needs the training data ({', '.join(map(str, roots))}); "
+                         "pass refit_crops=0 to ship the trained table")
+    model = HiFiC(HiFiCConfig.from_dict(config["model"])).double()  # float64: no rounding flips between runs
+    model.load_state_dict({k: v.double() for k, v in tensors.items()})
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        refit_z_table(model, CropSampler(list_images(roots), train["crop"], seed=0), crops)
+    return model.z_prior.logits.detach().float().clone()
+
+
 def export_hific(
-    ckpt: Path, weights_dir: Path = WEIGHTS_DIR, note: str = "", model_id: str = "hific"
+    ckpt: Path, weights_dir: Path = WEIGHTS_DIR, note: str = "", model_id: str = "hific", refit_crops: int = 512
 ) -> dict[str, Any]:
     """A hific-rd or hific-gan checkpoint's codec (not its discriminator) -> weights/<model_id>.safetensors.
 
     ``hific`` ships the whole network. ``conha`` and ``conha-fixed`` differ from it only in the decoder
     (``hific-gan`` freezes the rest) when trained from hific's stage 1: then they ship only ``g_s`` and
     name the ``hific`` weights they share the rest with (``config["base"]``). A checkpoint with its own
-    stage 1 (``hific-rd --set w_mode=conha``) ships the whole network.
+    stage 1 (``hific-rd --set w_mode=conha``) ships the whole network. The z table is refit to the
+    rounded z of ``refit_crops`` training crops (0 = the trained table).
     """
     if model_id not in HIFIC_DESCRIPTIONS:
         raise ValueError(f"not a HiFiC-family codec id: {model_id!r} (known: {', '.join(HIFIC_DESCRIPTIONS)})")
     tensors, state = _checkpoint_tensors(ckpt, "model")
-    shipped = hific_weights(tensors)
     config: dict[str, Any] = {"model": state["config"]["model"], "train": state["config"]["train"],
                               "step": state["step"]}
+    if refit_crops:
+        tensors = {**tensors, "z_prior.logits": _refit_logits(tensors, state["config"], refit_crops)}
+        config["z_table"] = f"refit to the rounded z of {refit_crops} training crops"
+    shipped = hific_weights(tensors)
     if model_id != "hific":
         base = read_manifest(weights_dir).get("hific") if (weights_dir / "manifest.json").exists() else None
         if base is None:
             raise ValueError(f"export hific first: {model_id} ships only its decoder and shares the rest with it")
         base_tensors = load_file(str(weights_dir / base.file))
+        table_keys = ("z_prior.logits", "z_prior.table")  # the base's refit table, when the stage 1 is the same
         shared = {k: v for k, v in shipped.items() if not k.startswith(DECODER_PREFIX)}
         same_stage1 = shared.keys() == {k for k in base_tensors if not k.startswith(DECODER_PREFIX)} and all(
-            torch.equal(v, base_tensors[k]) for k, v in shared.items()
+            torch.equal(v, base_tensors[k]) for k, v in shared.items() if k not in table_keys
         )
         if same_stage1:
             shipped = {k: v for k, v in shipped.items() if k.startswith(DECODER_PREFIX)}

@@ -93,6 +93,60 @@ def test_target_rate_switches_lambda(train_dir) -> None:
     assert stage.warm(0) == stage.cfg.warm_factor and stage.warm(99) == 1.0
 
 
+def test_rounded_z_rate_charges_collapsed_channels_nothing() -> None:
+    """The z rate of hific-rd is the rate of the rounded z (what the coder writes), with a central-difference
+    gradient to z and the exact gradient to the table; the noisy-z rate it replaced charges a zero z under a
+    peaked table ~0.5 bit or more."""
+    from gencodec.nn.bottleneck import CategoricalPrior
+
+    prior = CategoricalPrior(channels=2, half_range=3)
+    with torch.no_grad():
+        prior.logits.copy_(torch.tensor([[-20.0, -20.0, -8.0, 0.0, -8.0, -20.0, -20.0],
+                                         [-20.0, -20.0, -8.0, 0.0, -2.0, -20.0, -20.0]]))
+    z = torch.full((1, 2, 4, 4), 0.2, requires_grad=True)
+    _, like_q = prior(z, noise=False)
+    lp = torch.log_softmax(prior.logits.detach(), dim=-1)
+    assert torch.allclose(like_q.detach()[0, :, 0, 0], lp[:, 3].exp())  # p(round(z)), exactly
+    bits_q = -torch.log2(like_q).sum()
+    assert float(-torch.log2(like_q.detach()[:, 0]).sum()) / 16 < 0.01
+    torch.manual_seed(0)
+    _, like_noisy = prior(z, noise=True)
+    assert float(-torch.log2(like_noisy.detach()[:, 0]).sum()) / 16 > 0.5
+    bits_q.backward()
+    assert torch.all(z.grad[:, 0] == 0)  # symmetric table: no push off the mode
+    assert torch.all(z.grad[:, 1] < 0)  # descent moves z towards the likelier neighbour (+1)
+    assert prior.logits.grad.abs().sum() > 0
+
+
+def test_refit_sets_the_z_table_to_the_rounded_z_frequencies(train_dir) -> None:
+    from gencodec.training.stages.hific_rd import refit_z_table
+
+    model = _rd(train_dir).model
+    torch.manual_seed(3)
+    refit_z_table(model, CropSampler(list_images([Path(train_dir)]), 64, 5), crops=4, batch=4)
+    torch.manual_seed(3)  # the same crops and rate indices, counted here by hand
+    x, _ = CropSampler(list_images([Path(train_dir)]), 64, 5).batch(4)
+    t = torch.rand(4) * (model.cfg.n_rates - 1)
+    k = model.cfg.z_half_range
+    with torch.no_grad():
+        z = torch.round((model.h_a(model.g_a(x * 2 - 1)) * model.z_gain(t)).clamp(-k, k)).long() + k
+    counts = torch.stack([torch.bincount(z[:, c].flatten(), minlength=2 * k + 1) for c in range(z.shape[1])])
+    expected = (counts.double() + 0.5) / (counts.sum(dim=1, keepdim=True) + 0.5 * (2 * k + 1))
+    assert torch.allclose(torch.softmax(model.z_prior.logits.detach().double(), dim=-1), expected, atol=1e-6)
+
+
+def test_z_rate_setting_is_checked_and_used(train_dir) -> None:
+    with pytest.raises(ValueError, match="z_rate"):
+        HiFiCRDStage(HiFiCRDTrainConfig(data=[train_dir], init="", z_rate="soft", targets=(0.05, 0.1, 0.2)), TINY,
+                     backbone=default_backbone())
+    noisy = []
+    for mode in ("rounded", "noisy"):
+        stage = _rd(train_dir)
+        stage.cfg.z_rate = mode
+        noisy.append(stage.train_step(0)["bpp_noisy"])
+    assert noisy[0] != noisy[1]
+
+
 def test_init_copies_the_hyperprior_transforms(tiny_weights, train_dir) -> None:
     cfg = HiFiCRDTrainConfig(data=[train_dir], init=str(tiny_weights / "hyperprior.safetensors"), crop=64,
                              targets=(0.03, 0.04, 0.05, 0.07, 0.1, 0.2))
@@ -126,7 +180,13 @@ def test_hific_gan_step_resume_and_export(tmp_path, train_dir, autoencoder) -> N
         assert torch.equal(tuned[k], v) != k.startswith("model.g_s."), k
 
     wdir = tmp_path / "weights"
-    entry = export_hific(tmp_path / "split" / "checkpoint", wdir)
+    trained = export_hific(tmp_path / "split" / "checkpoint", tmp_path / "trained_table", refit_crops=0)
+    entry = export_hific(tmp_path / "split" / "checkpoint", wdir, refit_crops=8)
+    assert entry["config"]["z_table"].startswith("refit") and "z_table" not in trained["config"]
+    assert entry["sha256"] != trained["sha256"]
+    export_hific(tmp_path / "split" / "checkpoint", tmp_path / "again", refit_crops=8)
+    assert _same(load_file(str(wdir / "hific.safetensors")),  # deterministic (the file's metadata order is not)
+                 load_file(str(tmp_path / "again" / "hific.safetensors")))
     assert not any(k.startswith("nb_d") for k in load_file(str(wdir / "hific.safetensors")))
     codec = build(read_manifest(wdir)["hific"], load_weights(read_manifest(wdir)["hific"], wdir))
     assert entry["config"]["model"] == TINY.to_dict()
@@ -136,6 +196,20 @@ def test_hific_gan_step_resume_and_export(tmp_path, train_dir, autoencoder) -> N
     assert np.array_equal(codec.decode(37, 70, 200, enc.sections), codec.reconstruct(a, enc))
     again, _ = load_hific(wdir / "hific.safetensors")  # stage 2 can continue from shipped weights
     assert again.cfg == TINY
+
+def test_discriminator_warmup_leaves_the_decoder_alone(tmp_path, train_dir, autoencoder) -> None:
+    run(_rd(train_dir, steps=1), tmp_path / "rd", minutes=5)
+    cfg = HiFiCGANTrainConfig(init=str(tmp_path / "rd" / "checkpoint"), autoencoder=autoencoder, data=[train_dir],
+                              crop=64, batch=2, total_steps=3, lr=1e-3, d_warmup=2, bf16=False)
+    stage = HiFiCGANStage(cfg, backbone=default_backbone())
+    g0 = {k: v.clone() for k, v in stage.model.g_s.state_dict().items()}
+    d0 = {k: v.clone() for k, v in stage.disc.state_dict().items()}
+    for step in range(2):
+        stage.train_step(step)
+    assert _same(g0, stage.model.g_s.state_dict()) and not _same(d0, stage.disc.state_dict())
+    stage.train_step(2)
+    assert not _same(g0, stage.model.g_s.state_dict())
+
 
 def test_ensemble_w_scales_only_the_feature_terms() -> None:
     torch.manual_seed(0)

@@ -12,7 +12,10 @@ the frozen VQ autoencoder, or "fake":
     L_disc = CE(D(x), u(x)) + CE(D(x_hat), fake),    L_adv = CE(D(x_hat), u(x)).
 
 Each sample draws its own rate index t, so the decoder is tuned for the whole
-rate range. Crops must be multiples of 16 (the discriminator's grid).
+rate range. Crops must be multiples of 16 (the discriminator's grid). With
+``d_warmup`` the first steps train only the discriminator, so that L_adv carries
+a signal once the decoder starts (a fresh 4097-way classifier otherwise stays
+near uniform, L_adv ~ ln 4097, for the few hundred steps this CPU affords).
 
 ConHa (seed 004, eq. 4): with ``w_mode`` ``conha`` each image's perceptual, style
 and adversarial terms are scaled by w = M_P(x) (``gencodec.training.hallucination``),
@@ -55,6 +58,7 @@ class HiFiCGANTrainConfig:
     beta: float = 1.0
     gamma: float = 1.5e-3
     delta: float = 0.008  # the seed's value, not yet tuned here
+    d_warmup: int = 0  # first steps train only the discriminator (the decoder is not updated)
     w_mode: str = "none"  # none (hific) | conha (w = M_P(x)) | fixed (conha-fixed)
     preference: str = "weights"  # folder whose manifest holds M_P (w_mode conha/fixed)
     temperature: float = 100.0  # w = sigmoid(temperature * logit), seed 004 appendix C
@@ -123,24 +127,26 @@ class HiFiCGANStage:
 
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg
-        set_lr(self.opt, lr_at(step, self.total_steps, c.lr, warmup=100))
+        set_lr(self.opt, lr_at(max(step - c.d_warmup, 0), self.total_steps - c.d_warmup, c.lr, warmup=100))
         set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr, warmup=100))
         x, _ = self.sampler.batch(c.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
             y_hat = self.model.quantize(x, t, noise=False)["y_hat"]
             _, codes = self.ae.quantize(self.ae.encode(x))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with torch.set_grad_enabled(step >= c.d_warmup), torch.autocast("cpu", dtype=torch.bfloat16,
+                                                                        enabled=c.bf16):
             x_hat = self.model.synthesize(y_hat).float()
             w = self.hallucination(x)
             d = self.loss(x_hat, x, w)
             g_adv_each = nonbinary_g_loss(self.disc(x_hat), codes, per_sample=True)
         g_adv = g_adv_each.mean()
         loss = d["distortion"] + c.delta * (g_adv if w is None else (w * g_adv_each).mean())
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.g_s.parameters(), 1.0)
-        self.opt.step()
+        if step >= c.d_warmup:
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.g_s.parameters(), 1.0)
+            self.opt.step()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
             d_loss = nonbinary_d_loss(self.disc(x), self.disc(x_hat.detach()), codes)
         self.opt_d.zero_grad(set_to_none=True)

@@ -10,6 +10,10 @@ the first part of the run the targets are raised by ``warm_factor``
 (a high-rate start converges much faster on this CPU, docs/design.md).
 ``w_mode`` conha / fixed scales the perceptual and style terms per crop by ConHa's w
 (seed 004 eq. 4; ``gencodec.training.hallucination``), as the paper trains its whole model.
+The z table trains on the noisy proxy, which keeps p(0) near 0.7 (a collapsed z channel
+costs ~0.5 bit per position); export refits it to the rounded z (docs/training.md). The
+``rounded`` z rate (gradient to z by central difference) was tried and is kept as a setting:
+z then drifts off zero and the rate climbs (measured, docs/training.md).
 The transforms, gains and z prior may start from the shipped pixel
 hyperprior (``init``): every tensor whose name and shape match is copied.
 """
@@ -52,6 +56,9 @@ class HiFiCRDTrainConfig:
     preference: str = "weights"
     temperature: float = 100.0
     w_fixed: float = -1.0
+    z_rate: str = "noisy"  # rate of z: "noisy" (uniform noise) | "rounded" (the coded rate; measured worse)
+    prior_lr_mult: float = 1.0  # the z table's learning rate, x lr
+    refit_crops: int = 0  # with init: refit the z table to the rounded z of this many crops first
     seed: int = 0
     bf16: bool = True
 
@@ -71,11 +78,29 @@ def init_from(model: torch.nn.Module, path: str | Path) -> int:
     return len(hits)
 
 
+@torch.no_grad()
+def refit_z_table(model: HiFiC, sampler: CropSampler, crops: int, batch: int = 16) -> None:
+    """Set the z table to the frequencies of the rounded z of ``crops`` crops at uniform rate indices
+    (+0.5 per symbol): the maximum-likelihood table a warm-started model's z would be coded with."""
+    k = model.cfg.z_half_range
+    counts = torch.full(model.z_prior.logits.shape, 0.5, dtype=torch.float64)
+    for start in range(0, crops, batch):
+        x, _ = sampler.batch(min(batch, crops - start))
+        t = torch.rand(x.shape[0]) * (model.cfg.n_rates - 1)
+        x = x.to(model.z_prior.logits.dtype)
+        z = torch.round((model.h_a(model.g_a(x * 2 - 1)) * model.z_gain(t).to(x.dtype)).clamp(-k, k)) + k
+        sym = z.long().transpose(0, 1).reshape(z.shape[1], -1)
+        counts.scatter_add_(1, sym, torch.ones_like(sym, dtype=torch.float64))
+    model.z_prior.logits.copy_(torch.log(counts / counts.sum(dim=1, keepdim=True)))
+
+
 class HiFiCRDStage:
     name = "hific-rd"
 
     def __init__(self, cfg: HiFiCRDTrainConfig, model_cfg: HiFiCConfig | None = None,
                  backbone: torch.nn.Module | None = None) -> None:
+        if cfg.z_rate not in ("rounded", "noisy"):
+            raise ValueError(f"z_rate must be 'rounded' or 'noisy', got {cfg.z_rate!r}")
         self.cfg = cfg
         self.total_steps = cfg.total_steps
         torch.manual_seed(cfg.seed)
@@ -85,8 +110,13 @@ class HiFiCRDStage:
         self.model = HiFiC(self.model_cfg)
         self.initialized = init_from(self.model, cfg.init) if cfg.init else 0
         self.loss = SemanticEnsemble(backbone or default_backbone(), EnsembleWeights(cfg.alpha, cfg.beta, cfg.gamma))
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
+        table = [self.model.z_prior.logits]
+        rest = [p for n, p in self.model.named_parameters() if n != "z_prior.logits"]
+        self.opt = torch.optim.Adam([{"params": rest}, {"params": table}], lr=cfg.lr)
+        images = list_images([Path(p) for p in cfg.data])
+        self.sampler = CropSampler(images, cfg.crop, cfg.seed)
+        if self.initialized and cfg.refit_crops:
+            refit_z_table(self.model, CropSampler(images, cfg.crop, cfg.seed + 1), cfg.refit_crops)
         self.log_targets = torch.tensor([math.log(v) for v in cfg.targets])
         self.hallucination, self.w_fixed = build_weight(cfg.w_mode, cfg.preference, cfg.temperature,
                                                         cfg.w_fixed, self.sampler)
@@ -117,6 +147,7 @@ class HiFiCRDStage:
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg
         set_lr(self.opt, lr_at(step, self.total_steps, c.lr))
+        self.opt.param_groups[1]["lr"] *= c.prior_lr_mult
         x, _ = self.sampler.batch(c.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
         self.model.train()
@@ -126,11 +157,12 @@ class HiFiCRDStage:
             d = self.loss(out["x_hat"].float(), x, w)
         npix = x.shape[2] * x.shape[3]
 
-        def bpp(key: str) -> torch.Tensor:
-            return -torch.log2(out[f"y_{key}"]).sum(dim=(1, 2, 3)) / npix - torch.log2(out[f"z_{key}"]).sum(
-                dim=(1, 2, 3)) / npix
+        def bits(key: str) -> torch.Tensor:
+            return -torch.log2(out[key]).sum(dim=(1, 2, 3)) / npix
 
-        rate, rate_q = bpp("likelihood"), bpp("likelihood_q").detach()
+        z_key = "z_likelihood_q" if c.z_rate == "rounded" else "z_likelihood"
+        rate = bits("y_likelihood") + bits(z_key)
+        rate_q = (bits("y_likelihood_q") + bits("z_likelihood_q")).detach()
         above = rate_q > self.target(t) * self.warm(step)
         lam = torch.where(above, c.lambda_above, c.lambda_below)
         loss = (lam * rate).mean() + d["distortion"]
