@@ -96,8 +96,10 @@ EXPORTABLE = ["hyperprior", "autoencoder", "glc", "dlf", "perco", "hific", "conh
               help="Run directory whose checkpoint/ is exported.")
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None,
               help="Target folder (default: the repository's weights/).")
+@click.option("--refit-crops", type=click.IntRange(min=0), default=512, show_default=True,
+              help="hific/conha/conha-fixed: refit the z table to this many training crops (0 = keep).")
 @guarded
-def export_cmd(what: str, run_dir: Path, weights_dir: Path | None) -> None:
+def export_cmd(what: str, run_dir: Path, weights_dir: Path | None, refit_crops: int) -> None:
     """Export a training checkpoint to shipped weights (safetensors + manifest entry with sha256)."""
     from gencodec.models.weights import WEIGHTS_DIR
     from gencodec.training import export
@@ -111,7 +113,7 @@ def export_cmd(what: str, run_dir: Path, weights_dir: Path | None) -> None:
     elif what == "perco":
         entry = export.export_perco(ckpt, target)
     elif what in ("hific", "conha", "conha-fixed"):
-        entry = export.export_hific(ckpt, target, model_id=what)
+        entry = export.export_hific(ckpt, target, model_id=what, refit_crops=refit_crops)
     elif what == "preference":
         entry = export.export_preference(ckpt, target)
     elif what == "dlf":

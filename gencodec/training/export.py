@@ -18,6 +18,8 @@ from safetensors.torch import load_file, save_file
 
 from gencodec.entropy.categorical import table_from_logits
 from gencodec.models.weights import WEIGHTS_DIR, read_manifest, sha256_file
+from gencodec.nn.hific import HiFiC, HiFiCConfig
+from gencodec.training.data import CropSampler, list_images
 
 KEEP_FP32 = ("gain", "prior", "codebook", "embed")
 
@@ -156,19 +158,31 @@ HIFIC_DESCRIPTIONS = {
 DECODER_PREFIX = "g_s."  # the only part hific-gan trains: what conha / conha-fixed ship
 
 
-def _refit_logits(tensors: dict[str, torch.Tensor], config: dict[str, Any], crops: int) -> torch.Tensor:
-    """z-table log-probabilities refit to the rounded z of ``crops`` training crops (fixed seed, so every
-    export of one stage 1 gets the same table): the trained table keeps p(0) near 0.7 and overcharges
-    collapsed channels (docs/training.md, recipe notes)."""
-    from gencodec.nn.hific import HiFiC, HiFiCConfig
-    from gencodec.training.data import CropSampler, list_images
-    from gencodec.training.stages.hific_rd import refit_z_table
+@torch.no_grad()
+def refit_z_table(model: HiFiC, sampler: CropSampler, crops: int, batch: int = 16) -> None:
+    """Set the z table to the frequencies of the rounded z of ``crops`` crops at uniform rate indices
+    (+0.5 per symbol, so every symbol stays codable): the maximum-likelihood table for that z."""
+    k = model.cfg.z_half_range
+    counts = torch.full(model.z_prior.logits.shape, 0.5, dtype=torch.float64)
+    for start in range(0, crops, batch):
+        x, _ = sampler.batch(min(batch, crops - start))
+        t = torch.rand(x.shape[0]) * (model.cfg.n_rates - 1)
+        x = x.to(model.z_prior.logits.dtype)
+        z = torch.round((model.h_a(model.g_a(x * 2 - 1)) * model.z_gain(t).to(x.dtype)).clamp(-k, k)) + k
+        sym = z.long().transpose(0, 1).reshape(z.shape[1], -1)
+        counts.scatter_add_(1, sym, torch.ones_like(sym, dtype=torch.float64))
+    model.z_prior.logits.copy_(torch.log(counts / counts.sum(dim=1, keepdim=True)))
 
+
+def _refit_logits(tensors: dict[str, torch.Tensor], config: dict[str, Any], crops: int) -> torch.Tensor:
+    """z-table log-probabilities refit to the rounded z of ``crops`` training crops (fixed seed, float64, so
+    every export of one stage 1 gets the same table): the table trained on the noisy proxy keeps p(0) near
+    0.7 and overcharges collapsed channels (docs/training.md, recipe notes)."""
     train = config.get("rd_train", config["train"])
     roots = [Path(p) for p in train["data"]]
     if not all(r.is_dir() for r in roots):
         raise ValueError(f"the z-table refit needs the training data ({', '.join(map(str, roots))}); "
-                         "pass refit_crops=0 to ship the trained table")
+                         "use --refit-crops 0 to ship the trained table")
     model = HiFiC(HiFiCConfig.from_dict(config["model"])).double()  # float64: no rounding flips between runs
     model.load_state_dict({k: v.double() for k, v in tensors.items()})
     with torch.random.fork_rng():

@@ -119,7 +119,7 @@ def test_rounded_z_rate_charges_collapsed_channels_nothing() -> None:
 
 
 def test_refit_sets_the_z_table_to_the_rounded_z_frequencies(train_dir) -> None:
-    from gencodec.training.stages.hific_rd import refit_z_table
+    from gencodec.training.export import refit_z_table
 
     model = _rd(train_dir).model
     torch.manual_seed(3)
@@ -196,6 +196,27 @@ def test_hific_gan_step_resume_and_export(tmp_path, train_dir, autoencoder) -> N
     assert np.array_equal(codec.decode(37, 70, 200, enc.sections), codec.reconstruct(a, enc))
     again, _ = load_hific(wdir / "hific.safetensors")  # stage 2 can continue from shipped weights
     assert again.cfg == TINY
+
+def test_export_without_the_training_data_says_so(tmp_path, train_dir) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from gencodec.cli.main import cli
+
+    run(_rd(train_dir, steps=1), tmp_path / "rd", minutes=5)
+    state_path = tmp_path / "rd" / "checkpoint" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["config"]["train"]["data"] = [str(tmp_path / "gone")]
+    state_path.write_text(json.dumps(state))
+    args = ["export", "hific", "--run", str(tmp_path / "rd"), "--weights-dir", str(tmp_path / "w")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and "--refit-crops 0" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "w" / "hific.safetensors").exists()
+    result = CliRunner().invoke(cli, [*args, "--refit-crops", "0"])
+    assert result.exit_code == 0, result.output
+    assert "z_table" not in read_manifest(tmp_path / "w")["hific"].config
+
 
 def test_discriminator_warmup_leaves_the_decoder_alone(tmp_path, train_dir, autoencoder) -> None:
     run(_rd(train_dir, steps=1), tmp_path / "rd", minutes=5)

@@ -57,8 +57,6 @@ class HiFiCRDTrainConfig:
     temperature: float = 100.0
     w_fixed: float = -1.0
     z_rate: str = "noisy"  # rate of z: "noisy" (uniform noise) | "rounded" (the coded rate; measured worse)
-    prior_lr_mult: float = 1.0  # the z table's learning rate, x lr
-    refit_crops: int = 0  # with init: refit the z table to the rounded z of this many crops first
     seed: int = 0
     bf16: bool = True
 
@@ -78,22 +76,6 @@ def init_from(model: torch.nn.Module, path: str | Path) -> int:
     return len(hits)
 
 
-@torch.no_grad()
-def refit_z_table(model: HiFiC, sampler: CropSampler, crops: int, batch: int = 16) -> None:
-    """Set the z table to the frequencies of the rounded z of ``crops`` crops at uniform rate indices
-    (+0.5 per symbol): the maximum-likelihood table a warm-started model's z would be coded with."""
-    k = model.cfg.z_half_range
-    counts = torch.full(model.z_prior.logits.shape, 0.5, dtype=torch.float64)
-    for start in range(0, crops, batch):
-        x, _ = sampler.batch(min(batch, crops - start))
-        t = torch.rand(x.shape[0]) * (model.cfg.n_rates - 1)
-        x = x.to(model.z_prior.logits.dtype)
-        z = torch.round((model.h_a(model.g_a(x * 2 - 1)) * model.z_gain(t).to(x.dtype)).clamp(-k, k)) + k
-        sym = z.long().transpose(0, 1).reshape(z.shape[1], -1)
-        counts.scatter_add_(1, sym, torch.ones_like(sym, dtype=torch.float64))
-    model.z_prior.logits.copy_(torch.log(counts / counts.sum(dim=1, keepdim=True)))
-
-
 class HiFiCRDStage:
     name = "hific-rd"
 
@@ -110,13 +92,8 @@ class HiFiCRDStage:
         self.model = HiFiC(self.model_cfg)
         self.initialized = init_from(self.model, cfg.init) if cfg.init else 0
         self.loss = SemanticEnsemble(backbone or default_backbone(), EnsembleWeights(cfg.alpha, cfg.beta, cfg.gamma))
-        table = [self.model.z_prior.logits]
-        rest = [p for n, p in self.model.named_parameters() if n != "z_prior.logits"]
-        self.opt = torch.optim.Adam([{"params": rest}, {"params": table}], lr=cfg.lr)
-        images = list_images([Path(p) for p in cfg.data])
-        self.sampler = CropSampler(images, cfg.crop, cfg.seed)
-        if self.initialized and cfg.refit_crops:
-            refit_z_table(self.model, CropSampler(images, cfg.crop, cfg.seed + 1), cfg.refit_crops)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
         self.log_targets = torch.tensor([math.log(v) for v in cfg.targets])
         self.hallucination, self.w_fixed = build_weight(cfg.w_mode, cfg.preference, cfg.temperature,
                                                         cfg.w_fixed, self.sampler)
@@ -147,7 +124,6 @@ class HiFiCRDStage:
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg
         set_lr(self.opt, lr_at(step, self.total_steps, c.lr))
-        self.opt.param_groups[1]["lr"] *= c.prior_lr_mult
         x, _ = self.sampler.batch(c.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
         self.model.train()
