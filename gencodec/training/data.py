@@ -3,11 +3,14 @@
 All decoding happens once at start-up; each batch is a set of random crops
 (with horizontal flips) drawn with a numpy Generator whose state is saved in
 the checkpoint, so a resumed run sees exactly the batches it would have seen.
+A sampler may decorate a fraction of its crops (``decorate``: e.g. ConHa training pastes rendered
+text and line art on some crops); those draws come from the same Generator, so resuming stays exact.
 Kodak is never a training source (``assert_not_kodak``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +52,14 @@ def assert_not_kodak(files: list[Path]) -> None:
 class CropSampler:
     """Random crops from a list of images loaded as uint8 HWC arrays."""
 
-    def __init__(self, files: list[Path], crop: int, seed: int, min_side: int | None = None) -> None:
+    def __init__(self, files: list[Path], crop: int, seed: int, min_side: int | None = None,
+                 decorate: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+                 decorate_fraction: float = 0.0) -> None:
         assert_not_kodak(files)
+        if not 0.0 <= decorate_fraction <= 1.0 or (decorate_fraction > 0 and decorate is None):
+            raise ValueError(f"decorate_fraction must be in [0, 1] with a decorate function, got {decorate_fraction}")
         self.crop = crop
+        self.decorate, self.decorate_fraction = decorate, decorate_fraction
         self.images: list[np.ndarray] = []
         self.names: list[str] = []
         need = max(crop, min_side or crop)
@@ -92,6 +100,8 @@ class CropSampler:
             patch = im[y0 : y0 + self.crop, x0 : x0 + self.crop]
             if self.rng.random() < 0.5:
                 patch = patch[:, ::-1]
+            if self.decorate is not None and self.decorate_fraction > 0 and self.rng.random() < self.decorate_fraction:
+                patch = self.decorate(np.ascontiguousarray(patch), self.rng)
             out[j] = patch
         x = torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
         return x.contiguous(), [int(i) for i in idx]

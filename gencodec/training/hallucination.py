@@ -11,6 +11,11 @@ Three modes, one per codec id trained with the same recipe:
   crops (the paper's ConHa-fixed: "the average weight across the entire training dataset").
 
 w is a constant of x: no gradient flows into M_P.
+
+The training photos hold almost no text (mean w over plain crops 0.95), so w would rarely act;
+``structure_sampler`` pastes the synthetic M_P labels' structure (text, line art, small faces,
+``gencodec.training.preference_pairs.draw_structure``) on a fraction of the training crops. Every
+w mode uses the same crops, so hific, conha and conha-fixed differ only in w.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import torch
 
 from gencodec.models.preference import load_preference
 from gencodec.nn.preference import PreferenceModel
-from gencodec.training.data import CropSampler
+from gencodec.training.data import CropSampler, list_images
+from gencodec.training.preference_pairs import draw_structure
 
 W_MODES = ("none", "conha", "fixed")
 
@@ -47,6 +53,13 @@ class HallucinationWeight:
         assert self.model is not None
         with torch.no_grad():
             return self.model.weight(x.float(), self.temperature).float()
+
+
+def structure_sampler(data: list[str], crop: int, seed: int, structure: float) -> CropSampler:
+    """Training crops of the folders ``data``; a fraction ``structure`` of them get rendered structure."""
+    files = list_images([Path(p) for p in data])
+    return CropSampler(files, crop, seed, decorate=draw_structure if structure > 0 else None,
+                       decorate_fraction=structure)
 
 
 def training_mean(model: PreferenceModel, sampler: CropSampler, crops: int, temperature: float,

@@ -25,8 +25,9 @@ from gencodec.nn.hific import HiFiCConfig
 from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
 from gencodec.training.checkpoint import save_checkpoint
 from gencodec.training.data import CropSampler, list_images
-from gencodec.training.hallucination import HallucinationWeight, build_weight, training_mean
+from gencodec.training.hallucination import HallucinationWeight, build_weight, structure_sampler, training_mean
 from gencodec.training.loop import run
+from gencodec.training.preference_pairs import draw_structure
 from gencodec.training.stages.hific_gan import HiFiCGANStage, HiFiCGANTrainConfig, load_hific
 from gencodec.training.stages.hific_rd import HiFiCRDStage, HiFiCRDTrainConfig
 
@@ -218,6 +219,20 @@ def test_export_without_the_training_data_says_so(tmp_path, train_dir) -> None:
     assert "z_table" not in read_manifest(tmp_path / "w")["hific"].config
 
 
+def test_code_prior_discriminator_trains_and_resumes_exactly(tmp_path, train_dir, autoencoder) -> None:
+    run(_rd(train_dir, steps=1), tmp_path / "rd", minutes=5)
+
+    def gan() -> HiFiCGANStage:
+        return _gan(tmp_path / "rd" / "checkpoint", autoencoder, train_dir, d_code_prior=True, structure=0.5)
+    first = gan().train_step(0)
+    assert first["d_loss"] < 2 * math.log(TINY_AE.codebook_size + 1)  # real codes already ranked first
+    run(gan(), tmp_path / "straight", minutes=5)
+    assert run(gan(), tmp_path / "split", minutes=5, stop_at=2, log_every=1) == 2
+    assert run(gan(), tmp_path / "split", minutes=5, log_every=1) == 3
+    assert _same(_weights(tmp_path / "straight"), _weights(tmp_path / "split"))
+    assert "nb_d.log_prior_scale" in _weights(tmp_path / "split")
+
+
 def test_discriminator_warmup_leaves_the_decoder_alone(tmp_path, train_dir, autoencoder) -> None:
     run(_rd(train_dir, steps=1), tmp_path / "rd", minutes=5)
     cfg = HiFiCGANTrainConfig(init=str(tmp_path / "rd" / "checkpoint"), autoencoder=autoencoder, data=[train_dir],
@@ -292,6 +307,45 @@ def test_fixed_weight_is_the_training_mean(train_dir) -> None:
     assert 0.0 <= constant <= 1.0
     assert torch.equal(w(torch.rand(3, 3, 64, 64)), torch.full((3,), constant))
     assert sampler.get_state() == before  # measuring drew crops, then put the sampler back
+
+
+def test_structure_crops_are_the_fraction_asked_and_lower_w(train_dir) -> None:
+    """``structure``: that fraction of the crops get rendered text / lines / faces; M_P gives them w near 0."""
+    plain = CropSampler(list_images([Path(train_dir)]), 64, 3)
+    marked = structure_sampler([train_dir], 64, 3, structure=1.0)
+    x_plain, idx_plain = plain.batch(16)
+    x_marked, idx_marked = marked.batch(16)
+    changed = (x_plain - x_marked).abs().flatten(1).amax(1) > 0.1
+    assert idx_plain == idx_marked and bool(changed.all())  # same crops, structure on each of them
+    grass = (_text_and_texture()[1].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    decorated = [draw_structure(grass, rng) for _ in range(8)]
+    batch = torch.stack([torch.from_numpy(a.copy()).permute(2, 0, 1).float() / 255 for a in [grass, *decorated]])
+    w = load_preference(WEIGHTS_DIR).weight(batch, 100.0)
+    assert w[0] > 0.5 > w[1:].mean(), w  # the texture: hallucinate; the same crop with structure: keep faithful
+    calls = []
+
+    def count(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        calls.append(1)
+        return patch
+    CropSampler(list_images([Path(train_dir)]), 64, 3, decorate=count, decorate_fraction=0.3).batch(400)
+    assert 80 <= len(calls) <= 160  # 0.3 of 400 = 120
+    none = structure_sampler([train_dir], 64, 3, structure=0.0)
+    assert torch.equal(none.batch(16)[0], x_plain)  # structure 0 leaves the batches as they were
+    with pytest.raises(ValueError, match="decorate_fraction"):
+        structure_sampler([train_dir], 64, 3, structure=1.5)
+
+
+def test_structure_crops_resume_exactly(tmp_path, train_dir) -> None:
+    """The structure draws come from the sampler's saved Generator, so a split run equals a straight one."""
+    def stage() -> HiFiCRDStage:
+        cfg = HiFiCRDTrainConfig(data=[train_dir], init="", crop=64, batch=2, total_steps=4,
+                                 targets=(0.05, 0.1, 0.2), bf16=False, structure=0.5)
+        return HiFiCRDStage(cfg, TINY, backbone=default_backbone())
+    run(stage(), tmp_path / "straight", minutes=5)
+    assert run(stage(), tmp_path / "split", minutes=5, stop_at=2, log_every=1) == 2
+    assert run(stage(), tmp_path / "split", minutes=5, log_every=1) == 4
+    assert _same(_weights(tmp_path / "straight"), _weights(tmp_path / "split"))
 
 
 def _gan(rd: Path, ae: str, data: str, **kw) -> HiFiCGANStage:

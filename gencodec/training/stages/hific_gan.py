@@ -16,6 +16,9 @@ rate range. Crops must be multiples of 16 (the discriminator's grid). With
 ``d_warmup`` the first steps train only the discriminator, so that L_adv carries
 a signal once the decoder starts (a fresh 4097-way classifier otherwise stays
 near uniform, L_adv ~ ln 4097, for the few hundred steps this CPU affords).
+``d_code_prior`` gives the discriminator the frozen VQ encoder's code similarities of
+its input (``gencodec.nn.discriminator``): the real codes are its top classes from
+the first step and L_adv = CE(D(x_hat), u(x)) pulls x_hat's codes towards x's.
 
 ConHa (seed 004, eq. 4): with ``w_mode`` ``conha`` each image's perceptual, style
 and adversarial terms are scaled by w = M_P(x) (``gencodec.training.hallucination``),
@@ -38,8 +41,7 @@ from gencodec.models.weights import load_state, read_manifest
 from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.hific import HiFiC, HiFiCConfig
 from gencodec.training.checkpoint import load_module_weights
-from gencodec.training.data import CropSampler, list_images
-from gencodec.training.hallucination import build_weight
+from gencodec.training.hallucination import build_weight, structure_sampler
 from gencodec.training.loop import lr_at, set_lr
 from gencodec.training.stages.glc_latent import load_autoencoder
 
@@ -58,9 +60,11 @@ class HiFiCGANTrainConfig:
     beta: float = 1.0
     gamma: float = 1.5e-3
     delta: float = 0.008  # the seed's value, not yet tuned here
+    d_code_prior: bool = False  # the discriminator adds the VQ encoder's code similarities (nn.discriminator)
     d_warmup: int = 0  # first steps train only the discriminator (the decoder is not updated)
     w_mode: str = "none"  # none (hific) | conha (w = M_P(x)) | fixed (conha-fixed)
     preference: str = "weights"  # folder whose manifest holds M_P (w_mode conha/fixed)
+    structure: float = 0.0  # fraction of crops with rendered text / line art / faces (ConHa's w then acts)
     temperature: float = 100.0  # w = sigmoid(temperature * logit), seed 004 appendix C
     w_fixed: float = -1.0  # w_mode fixed: the constant; < 0 = mean w over 512 training crops
     seed: int = 0
@@ -87,6 +91,10 @@ def load_hific(path: str | Path) -> tuple[HiFiC, dict]:
     return model, state["config"]["train"]
 
 
+def _detach(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach()
+
+
 class HiFiCGANStage:
     name = "hific-gan"
 
@@ -101,11 +109,12 @@ class HiFiCGANStage:
         self.model.requires_grad_(False)
         self.model.g_s.requires_grad_(True)
         self.ae = load_autoencoder(cfg.autoencoder)
-        self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size)
+        self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size, code_prior=cfg.d_code_prior)
+        self.ae.requires_grad_(False)
         self.loss = SemanticEnsemble(backbone or default_backbone(), EnsembleWeights(cfg.alpha, cfg.beta, cfg.gamma))
         self.opt = torch.optim.Adam(self.model.g_s.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
-        self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
+        self.sampler = structure_sampler(cfg.data, cfg.crop, cfg.seed, cfg.structure)
         self.hallucination, self.w_fixed = build_weight(cfg.w_mode, cfg.preference, cfg.temperature,
                                                         cfg.w_fixed, self.sampler)
 
@@ -133,13 +142,16 @@ class HiFiCGANStage:
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
             y_hat = self.model.quantize(x, t, noise=False)["y_hat"]
-            _, codes = self.ae.quantize(self.ae.encode(x))
+            latent = self.ae.encode(x)
+            _, codes = self.ae.quantize(latent)
+            sim_real = self.ae.quantizer.logits(latent) if c.d_code_prior else None
         with torch.set_grad_enabled(step >= c.d_warmup), torch.autocast("cpu", dtype=torch.bfloat16,
                                                                         enabled=c.bf16):
             x_hat = self.model.synthesize(y_hat).float()
             w = self.hallucination(x)
             d = self.loss(x_hat, x, w)
-            g_adv_each = nonbinary_g_loss(self.disc(x_hat), codes, per_sample=True)
+            sim_fake = self.ae.quantizer.logits(self.ae.encode(x_hat)) if c.d_code_prior else None
+            g_adv_each = nonbinary_g_loss(self.disc(x_hat, sim_fake), codes, per_sample=True)
         g_adv = g_adv_each.mean()
         loss = d["distortion"] + c.delta * (g_adv if w is None else (w * g_adv_each).mean())
         if step >= c.d_warmup:
@@ -148,7 +160,7 @@ class HiFiCGANStage:
             torch.nn.utils.clip_grad_norm_(self.model.g_s.parameters(), 1.0)
             self.opt.step()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
-            d_loss = nonbinary_d_loss(self.disc(x), self.disc(x_hat.detach()), codes)
+            d_loss = nonbinary_d_loss(self.disc(x, sim_real), self.disc(x_hat.detach(), _detach(sim_fake)), codes)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.float().backward()
         self.opt_d.step()

@@ -30,8 +30,7 @@ from safetensors.torch import load_file
 from gencodec.losses.semantic_ensemble import EnsembleWeights, SemanticEnsemble
 from gencodec.metrics.backbone import default_backbone
 from gencodec.nn.hific import HiFiC, HiFiCConfig
-from gencodec.training.data import CropSampler, list_images
-from gencodec.training.hallucination import build_weight
+from gencodec.training.hallucination import build_weight, structure_sampler
 from gencodec.training.loop import log_linear_at, lr_at, set_lr, warm_factor_at
 
 
@@ -54,6 +53,7 @@ class HiFiCRDTrainConfig:
     warm_end: float = 0.35
     w_mode: str = "none"  # ConHa's w on the perceptual/style terms: none | conha | fixed (see hific-gan)
     preference: str = "weights"
+    structure: float = 0.0  # fraction of crops with rendered text / line art / faces (ConHa's w then acts)
     temperature: float = 100.0
     w_fixed: float = -1.0
     z_rate: str = "noisy"  # rate of z: "noisy" (uniform noise) | "rounded" (the coded rate; measured worse)
@@ -93,7 +93,7 @@ class HiFiCRDStage:
         self.initialized = init_from(self.model, cfg.init) if cfg.init else 0
         self.loss = SemanticEnsemble(backbone or default_backbone(), EnsembleWeights(cfg.alpha, cfg.beta, cfg.gamma))
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
+        self.sampler = structure_sampler(cfg.data, cfg.crop, cfg.seed, cfg.structure)
         self.log_targets = torch.tensor([math.log(v) for v in cfg.targets])
         self.hallucination, self.w_fixed = build_weight(cfg.w_mode, cfg.preference, cfg.temperature,
                                                         cfg.w_fixed, self.sampler)
