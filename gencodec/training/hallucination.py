@@ -57,6 +57,8 @@ class HallucinationWeight:
 
 def structure_sampler(data: list[str], crop: int, seed: int, structure: float) -> CropSampler:
     """Training crops of the folders ``data``; a fraction ``structure`` of them get rendered structure."""
+    if not 0.0 <= structure <= 1.0:
+        raise ValueError(f"structure must be a fraction of the crops in [0, 1], got {structure}")
     files = list_images([Path(p) for p in data])
     return CropSampler(files, crop, seed, decorate=draw_structure if structure > 0 else None,
                        decorate_fraction=structure)
