@@ -110,6 +110,40 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
         assert res.section_bytes["hyper"] == 1  # one z position (77x100 -> 128x128), 4 bits -> 1 byte
 
 
+def test_glc_joint_code_prior_discriminator_warms_up_alone(tmp_path, train_dir) -> None:
+    """d_warmup steps train only the discriminator; the code prior ranks the real codes first from step 0
+    (a stage-I discriminator without a prior still loads); the run resumes exactly."""
+    ae_cfg = AutoencoderTrainConfig(data=[train_dir], crop=64, batch=2, total_steps=2, bf16=False)
+    run(AutoencoderStage(ae_cfg, TINY_AE), tmp_path / "ae", minutes=5)
+    lat_cfg = GLCLatentTrainConfig(autoencoder=str(tmp_path / "ae" / "checkpoint"), data=[train_dir], crop=8, batch=2,
+                                   total_steps=2, lambdas=(0.01, 0.1, 1.0), bf16=False)
+    run(GLCLatentStage(lat_cfg, TINY_GLC), tmp_path / "glc2", minutes=5)
+
+    def joint(**kw) -> GLCJointStage:
+        return GLCJointStage(GLCJointTrainConfig(autoencoder=str(tmp_path / "ae" / "checkpoint"),
+                                                 latent_codec=str(tmp_path / "glc2" / "checkpoint"), data=[train_dir],
+                                                 crop=128, batch=1, total_steps=3, lr=1e-3, bf16=False, **kw))
+
+    def generator(stage: GLCJointStage) -> dict[str, torch.Tensor]:
+        return {f"{name}.{k}": v.clone() for name, m in (("codec", stage.model), ("decoder", stage.decoder))
+                for k, v in m.state_dict().items() if not k.endswith("usage")}  # usage: a code-use statistic
+
+    plain = joint().train_step(0)
+    stage = joint(d_code_prior=True, d_warmup=2)
+    g0, d0 = generator(stage), {k: v.clone() for k, v in stage.disc.state_dict().items()}
+    first = stage.train_step(0)
+    assert first["d_loss"] < plain["d_loss"] - 0.5  # the real codes are ranked first from the start
+    stage.train_step(1)
+    assert _same(g0, generator(stage)) and not _same(d0, stage.disc.state_dict())
+    stage.train_step(2)
+    g2 = generator(stage)
+    assert not torch.equal(g0["decoder.net.0.weight"], g2["decoder.net.0.weight"])
+    run(joint(d_code_prior=True, d_warmup=1), tmp_path / "straight", minutes=5)
+    assert run(joint(d_code_prior=True, d_warmup=1), tmp_path / "split", minutes=5, stop_at=1, log_every=1) == 1
+    assert run(joint(d_code_prior=True, d_warmup=1), tmp_path / "split", minutes=5, log_every=1) == 3
+    assert _same(_weights(tmp_path / "straight"), _weights(tmp_path / "split"))
+
+
 def test_decoder_only_finetune_keeps_the_latent_space(tmp_path, train_dir) -> None:
     """freeze_encoder trains D alone from shipped weights, so latent codecs trained on E stay valid;
     load_autoencoder reads the same shipped file the codecs use."""

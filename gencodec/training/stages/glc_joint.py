@@ -6,6 +6,10 @@ per sample (each sample has its own rate index t); with w_latent = 1 and the sta
 stage-II objective is kept and the pixel terms are added on top, so the rate range stays put.
 with the non-binary MS-ILLM discriminator of stage I continuing to train,
 and the pixel-level code-prediction term of GLC (lambda_code = 0.05).
+``d_code_prior`` gives the discriminator the frozen encoder's code similarities of its input
+(``gencodec.nn.discriminator``; a fresh 4097-way classifier otherwise stays near uniform for the
+few hundred steps this CPU affords), and ``d_warmup`` trains only the discriminator for the first
+steps (the codec and decoder are not updated), as in ``hific-gan``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class GLCJointTrainConfig:
     lambda_code: float = 0.05
     w_latent: float = 1.0
     adaptive_every: int = 8
+    d_code_prior: bool = False  # the discriminator adds the VQ encoder's code similarities (nn.discriminator)
+    d_warmup: int = 0  # first steps train only the discriminator
     seed: int = 0
     bf16: bool = True
 
@@ -64,9 +70,9 @@ class GLCJointStage:
                                               self.decoder)
         self.model_cfg = self.model.cfg
         self.lambdas = tuple(cfg.lambdas or stage2["lambdas"])
-        self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size)
+        self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size, code_prior=cfg.d_code_prior)
         if Path(cfg.autoencoder).is_dir():  # a stage-I run carries its trained discriminator; shipped weights do not
-            load_module_weights(Path(cfg.autoencoder), {"nb_d": self.disc})
+            load_module_weights(Path(cfg.autoencoder), {"nb_d": self.disc}, strict=not cfg.d_code_prior)
         self.perceptual = DeepFeatureLoss(reduction="none")
         self.opt = torch.optim.Adam(list(self.model.parameters()) + list(self.decoder.parameters()), lr=cfg.lr,
                                     betas=(0.5, 0.9))
@@ -97,38 +103,43 @@ class GLCJointStage:
 
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg
-        set_lr(self.opt, lr_at(step, self.total_steps, c.lr, warmup=100))
+        set_lr(self.opt, lr_at(max(step - c.d_warmup, 0), self.total_steps - c.d_warmup, c.lr, warmup=100))
         set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr, warmup=100))
         x, _ = self.sampler.batch(c.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
             latent = self.ae.encode(x)
             _, codes = self.ae.quantize(latent)
+            sim_real = self.ae.quantizer.logits(latent) if c.d_code_prior else None
         self.model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        train_g = step >= c.d_warmup
+        with torch.set_grad_enabled(train_g), torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
             out = self.model(latent, t)
             x_hat = self.decoder(F.normalize(out["latent_hat"], dim=1)).float()
             rec = charbonnier_per_sample(x_hat, x)
             per = self.perceptual(x_hat, x).float()
-            code_logits = self.ae.quantizer.logits(self.ae.encoder(x_hat)) * 25.0
-            disc_logits = self.disc(x_hat)
+            sim_fake = self.ae.quantizer.logits(self.ae.encoder(x_hat))
+            code_logits = sim_fake * 25.0
+            disc_logits = self.disc(x_hat, sim_fake if c.d_code_prior else None)
         pix_code = F.cross_entropy(code_logits.float(), codes, reduction="none").mean(dim=(1, 2))
         g_adv = nonbinary_g_loss(disc_logits, codes, per_sample=True)
         d_latent, diag = code_prediction_loss(latent, out["latent_hat"], codes, self.ae.quantizer)
         nll = rec + c.w_per * per + c.lambda_code * pix_code
-        if self.adv_w is None or step % c.adaptive_every == 0:
+        if train_g and (self.adv_w is None or step % c.adaptive_every == 0):
             self.adv_w = float(adaptive_weight(nll.mean(), g_adv.mean(), self.decoder.net[-2].weight,
                                                max_weight=c.adv_w_max))
-        distortion = nll + c.lambda_adv * self.adv_w * g_adv + c.w_latent * d_latent
+        distortion = nll + c.lambda_adv * (self.adv_w or 0.0) * g_adv + c.w_latent * d_latent
         npix = x.shape[2] * x.shape[3]
         bpp_y = -torch.log2(out["y_likelihood"]).sum(dim=(1, 2, 3)) / npix
         loss = (bpp_y + self.lam(t) * distortion).mean() + out["hyper_vq_loss"]
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(self.model.parameters()) + list(self.decoder.parameters()), 1.0)
-        self.opt.step()
+        if train_g:
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(list(self.model.parameters()) + list(self.decoder.parameters()), 1.0)
+            self.opt.step()
+        fake_sim = sim_fake.detach() if c.d_code_prior else None
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
-            d_loss = nonbinary_d_loss(self.disc(x), self.disc(x_hat.detach()), codes)
+            d_loss = nonbinary_d_loss(self.disc(x, sim_real), self.disc(x_hat.detach(), fake_sim), codes)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.float().backward()
         self.opt_d.step()
@@ -141,5 +152,5 @@ class GLCJointStage:
                 "per_lo": per[lo].mean().item() if lo.any() else float("nan"),
                 "per_hi": per[hi].mean().item() if hi.any() else float("nan"),
                 "rec": rec.mean().item(), "per": per.mean().item(), "pix_code": pix_code.mean().item(),
-                "g_adv": g_adv.mean().item(), "d_loss": d_loss.item(), "psnr": psnr.item(), "adv_w": self.adv_w,
+                "g_adv": g_adv.mean().item(), "d_loss": d_loss.item(), "psnr": psnr.item(), "adv_w": self.adv_w or 0.0,
                 **diag}
