@@ -110,19 +110,46 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
         assert res.section_bytes["hyper"] == 1  # one z position (77x100 -> 128x128), 4 bits -> 1 byte
 
 
-def test_glc_joint_code_prior_discriminator_warms_up_alone(tmp_path, train_dir) -> None:
+@pytest.fixture(scope="module")
+def glc_stage2(tmp_path_factory, train_dir) -> Path:
+    """A tiny stage-I autoencoder run and a stage-II latent codec run on it (two steps each)."""
+    root = tmp_path_factory.mktemp("glc_stage2")
+    ae_cfg = AutoencoderTrainConfig(data=[train_dir], crop=64, batch=2, total_steps=2, bf16=False)
+    run(AutoencoderStage(ae_cfg, TINY_AE), root / "ae", minutes=5)
+    lat_cfg = GLCLatentTrainConfig(autoencoder=str(root / "ae" / "checkpoint"), data=[train_dir], crop=8, batch=2,
+                                   total_steps=2, lambdas=(0.01, 0.1, 1.0), bf16=False)
+    run(GLCLatentStage(lat_cfg, TINY_GLC), root / "glc2", minutes=5)
+    return root
+
+
+def _joint(root: Path, train_dir: str, **kw) -> GLCJointStage:
+    settings = {"crop": 128, "batch": 1, "total_steps": 3, "lr": 1e-3, "bf16": False, **kw}
+    return GLCJointStage(GLCJointTrainConfig(autoencoder=str(root / "ae" / "checkpoint"),
+                                             latent_codec=str(root / "glc2" / "checkpoint"), data=[train_dir],
+                                             **settings))
+
+
+def test_glc_joint_gain_lr_mult_moves_only_the_log_gains_faster(glc_stage2, train_dir) -> None:
+    """gain_lr_mult scales the step of the rate-variable log-gains alone (Adam's first step is lr * sign)."""
+    moved = {}
+    for mult in (1.0, 50.0):
+        stage = _joint(glc_stage2, train_dir, gain_lr_mult=mult, total_steps=1000)
+        g0 = stage.model.y_gain.log_gain.detach().clone()
+        w0 = stage.decoder.net[0].weight.detach().clone()
+        stage.train_step(200)  # past the warm-up, before the decay: the base lr is lr
+        moved[mult] = ((stage.model.y_gain.log_gain.detach() - g0).abs().max().item(),
+                       stage.decoder.net[0].weight.detach() - w0)
+    assert moved[1.0][0] == pytest.approx(1e-3, rel=0.05)
+    assert moved[50.0][0] == pytest.approx(50e-3, rel=0.05)
+    assert torch.equal(moved[1.0][1], moved[50.0][1])  # every other parameter takes the same step
+
+
+def test_glc_joint_code_prior_discriminator_warms_up_alone(tmp_path, glc_stage2, train_dir) -> None:
     """d_warmup steps train only the discriminator; the code prior ranks the real codes first from step 0
     (a stage-I discriminator without a prior still loads); the run resumes exactly."""
-    ae_cfg = AutoencoderTrainConfig(data=[train_dir], crop=64, batch=2, total_steps=2, bf16=False)
-    run(AutoencoderStage(ae_cfg, TINY_AE), tmp_path / "ae", minutes=5)
-    lat_cfg = GLCLatentTrainConfig(autoencoder=str(tmp_path / "ae" / "checkpoint"), data=[train_dir], crop=8, batch=2,
-                                   total_steps=2, lambdas=(0.01, 0.1, 1.0), bf16=False)
-    run(GLCLatentStage(lat_cfg, TINY_GLC), tmp_path / "glc2", minutes=5)
 
     def joint(**kw) -> GLCJointStage:
-        return GLCJointStage(GLCJointTrainConfig(autoencoder=str(tmp_path / "ae" / "checkpoint"),
-                                                 latent_codec=str(tmp_path / "glc2" / "checkpoint"), data=[train_dir],
-                                                 crop=128, batch=1, total_steps=3, lr=1e-3, bf16=False, **kw))
+        return _joint(glc_stage2, train_dir, **kw)
 
     def generator(stage: GLCJointStage) -> dict[str, torch.Tensor]:
         return {f"{name}.{k}": v.clone() for name, m in (("codec", stage.model), ("decoder", stage.decoder))

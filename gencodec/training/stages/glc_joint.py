@@ -9,7 +9,10 @@ and the pixel-level code-prediction term of GLC (lambda_code = 0.05).
 ``d_code_prior`` gives the discriminator the frozen encoder's code similarities of its input
 (``gencodec.nn.discriminator``; a fresh 4097-way classifier otherwise stays near uniform for the
 few hundred steps this CPU affords), and ``d_warmup`` trains only the discriminator for the first
-steps (the codec and decoder are not updated), as in ``hific-gan``.
+steps (the codec and decoder are not updated), as in ``hific-gan``. ``gain_lr_mult`` gives the
+rate-variable log-gains (``gencodec.nn.rate_gain``) their own learning rate, lr * mult, so a change
+of the ``lambdas`` moves the rate points within a few hundred steps (at the base rate of a
+fine-tune a log-gain moves about 5e-5 per step).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class GLCJointTrainConfig:
     adaptive_every: int = 8
     d_code_prior: bool = False  # the discriminator adds the VQ encoder's code similarities (nn.discriminator)
     d_warmup: int = 0  # first steps train only the discriminator
+    gain_lr_mult: float = 1.0  # learning rate of the rate-variable log-gains relative to lr
     seed: int = 0
     bf16: bool = True
 
@@ -74,8 +78,10 @@ class GLCJointStage:
         if Path(cfg.autoencoder).is_dir():  # a stage-I run carries its trained discriminator; shipped weights do not
             load_module_weights(Path(cfg.autoencoder), {"nb_d": self.disc}, strict=not cfg.d_code_prior)
         self.perceptual = DeepFeatureLoss(reduction="none")
-        self.opt = torch.optim.Adam(list(self.model.parameters()) + list(self.decoder.parameters()), lr=cfg.lr,
-                                    betas=(0.5, 0.9))
+        gains = [p for n, p in self.model.named_parameters() if n.endswith("log_gain")]
+        rest = [p for n, p in self.model.named_parameters() if not n.endswith("log_gain")]
+        self.opt = torch.optim.Adam([{"params": rest + list(self.decoder.parameters())}, {"params": gains}],
+                                    lr=cfg.lr, betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
         self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
         self.log_lambdas = torch.tensor([math.log(v) for v in self.lambdas])
@@ -103,7 +109,9 @@ class GLCJointStage:
 
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg
-        set_lr(self.opt, lr_at(max(step - c.d_warmup, 0), self.total_steps - c.d_warmup, c.lr, warmup=100))
+        lr = lr_at(max(step - c.d_warmup, 0), self.total_steps - c.d_warmup, c.lr, warmup=100)
+        rest, gains = self.opt.param_groups
+        rest["lr"], gains["lr"] = lr, lr * c.gain_lr_mult
         set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr, warmup=100))
         x, _ = self.sampler.batch(c.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
