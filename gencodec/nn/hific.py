@@ -63,7 +63,8 @@ class HiFiC(nn.Module):
     def quantize(self, x: torch.Tensor, t: torch.Tensor, noise: bool = True) -> dict[str, torch.Tensor]:
         """Everything up to y_hat: x in [0, 1] (B, 3, H, W), t (B,) continuous rate indices.
 
-        Returns y_hat and the likelihoods of y and z, noisy (the rate R) and rounded (R*, seed eq. 2).
+        Returns y_hat, the likelihoods of y and z, noisy (the rate R) and rounded (R*, seed eq. 2), and
+        the scaled z before rounding (for a training rate under another density).
         """
         y = self.g_a(x * 2 - 1)
         z = self.h_a(y)
@@ -73,7 +74,7 @@ class HiFiC(nn.Module):
         hyper = self.h_s((z_hat_s / gz).to(y.dtype))
         ctx = self.context(y, hyper, self.y_gain(t), noise=noise)
         return {"y_hat": ctx["y_hat"], "y_likelihood": ctx["likelihood"], "y_likelihood_q": ctx["likelihood_q"],
-                "z_likelihood": z_like, "z_likelihood_q": z_like_q}
+                "z_likelihood": z_like, "z_likelihood_q": z_like_q, "z_scaled": z.float() * gz}
 
     def synthesize(self, y_hat: torch.Tensor) -> torch.Tensor:
         """Image in [0, 1] (unclamped) from the unscaled y_hat."""

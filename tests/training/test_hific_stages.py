@@ -61,9 +61,9 @@ def autoencoder(tmp_path_factory) -> str:
     return str(path)
 
 
-def _rd(train_dir: str, steps: int = 4) -> HiFiCRDStage:
+def _rd(train_dir: str, steps: int = 4, z_rate: str = "noisy") -> HiFiCRDStage:
     cfg = HiFiCRDTrainConfig(data=[train_dir], init="", crop=64, batch=2, total_steps=steps,
-                             targets=(0.05, 0.1, 0.2), bf16=False)
+                             targets=(0.05, 0.1, 0.2), bf16=False, z_rate=z_rate)
     return HiFiCRDStage(cfg, TINY, backbone=default_backbone())
 
 
@@ -75,15 +75,18 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_hific_rd_step_and_exact_resume(tmp_path, train_dir) -> None:
-    stage = _rd(train_dir)
+@pytest.mark.parametrize("z_rate", ["noisy", "density"])
+def test_hific_rd_step_and_exact_resume(tmp_path, train_dir, z_rate) -> None:
+    stage = _rd(train_dir, z_rate=z_rate)
     metrics = stage.train_step(0)
     assert all(math.isfinite(v) for v in metrics.values()), metrics
     assert {"bpp", "rec", "per", "style", "above"} <= metrics.keys()
-    run(_rd(train_dir), tmp_path / "straight", minutes=5)
-    assert run(_rd(train_dir), tmp_path / "split", minutes=5, stop_at=2, log_every=1) == 2
-    assert run(_rd(train_dir), tmp_path / "split", minutes=5, log_every=1) == 4
+    run(_rd(train_dir, z_rate=z_rate), tmp_path / "straight", minutes=5)
+    assert run(_rd(train_dir, z_rate=z_rate), tmp_path / "split", minutes=5, stop_at=2, log_every=1) == 2
+    assert run(_rd(train_dir, z_rate=z_rate), tmp_path / "split", minutes=5, log_every=1) == 4
     assert _same(_weights(tmp_path / "straight"), _weights(tmp_path / "split"))
+    # the density (and its optimizer) is checkpointed with the model, so the comparison above covers it
+    assert any(k.startswith("z_density.") for k in _weights(tmp_path / "split")) == (z_rate == "density")
 
 
 def test_target_rate_switches_lambda(train_dir) -> None:
@@ -146,6 +149,23 @@ def test_z_rate_setting_is_checked_and_used(train_dir) -> None:
         stage.cfg.z_rate = mode
         noisy.append(stage.train_step(0)["bpp_noisy"])
     assert noisy[0] != noisy[1]
+
+
+def test_density_z_rate_trains_the_table_on_the_rounded_z(train_dir) -> None:
+    """``z_rate=density``: the rate of z is the factorized density's, and the coded table gets only the
+    maximum-likelihood gradient of the rounded z (it never pushes z, which the density's rate does)."""
+    stage = _rd(train_dir, z_rate="density")
+    assert stage.z_density is not None and "z_density" in stage.modules() and "density" in stage.optimizers()
+    before = {k: v.clone() for k, v in stage.z_density.state_dict().items()}
+    stage.train_step(0)
+    assert not _same(before, stage.z_density.state_dict())  # the density learns with the model
+    x, _ = stage.sampler.batch(2)
+    stage.model.zero_grad(set_to_none=True)
+    out = stage.model(x, torch.zeros(2))
+    table_bits = -torch.log2(stage.model.z_prior(out["z_scaled"].detach(), noise=False)[1]).sum()
+    table_bits.backward()
+    assert stage.model.z_prior.logits.grad.abs().sum() > 0
+    assert stage.model.h_a[0].weight.grad is None  # z detached: the table's fit leaves the transforms alone
 
 
 def test_init_copies_the_hyperprior_transforms(tiny_weights, train_dir) -> None:

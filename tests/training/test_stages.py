@@ -144,6 +144,19 @@ def test_glc_joint_gain_lr_mult_moves_only_the_log_gains_faster(glc_stage2, trai
     assert torch.equal(moved[1.0][1], moved[50.0][1])  # every other parameter takes the same step
 
 
+def test_glc_joint_nyquist_weight_enters_the_loss(glc_stage2, train_dir) -> None:
+    """w_nyquist adds L_nyq (losses.nyquist) to D_III: same batch, same nyq, a different loss and decoder step."""
+    out = {}
+    for w in (0.0, 100.0):
+        stage = _joint(glc_stage2, train_dir, w_nyquist=w)
+        w0 = stage.decoder.net[-2].weight.detach().clone()
+        metrics = stage.train_step(0)
+        out[w] = (metrics, stage.decoder.net[-2].weight.detach() - w0)
+    assert out[0.0][0]["nyq"] == out[100.0][0]["nyq"] > 0
+    assert out[100.0][0]["loss"] > out[0.0][0]["loss"]
+    assert not torch.equal(out[0.0][1], out[100.0][1])
+
+
 def test_glc_joint_code_prior_discriminator_warms_up_alone(tmp_path, glc_stage2, train_dir) -> None:
     """d_warmup steps train only the discriminator; the code prior ranks the real codes first from step 0
     (a stage-I discriminator without a prior still loads); the run resumes exactly."""

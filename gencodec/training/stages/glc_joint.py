@@ -1,6 +1,7 @@
 """GLC stage III: joint fine-tuning with pixel-level losses (decoder D trainable, E frozen).
 
 D_III = Charbonnier(x, x^) + w_per * L_per + lambda_adv * a * L_adv + lambda_code * CE(codes(E(x^)), codes(E(x)))
+        + w_nyquist * L_nyq   (the decoder's 2-pixel grid, ``gencodec.losses.nyquist``; 0 = off)
 L = bpp(y) + lambda(t) * (D_III + w_latent * D_code(l, l_hat))
 per sample (each sample has its own rate index t); with w_latent = 1 and the stage-II lambdas the
 stage-II objective is kept and the pixel terms are added on top, so the rate range stays put.
@@ -27,6 +28,7 @@ from torch.nn import functional as F
 from gencodec.losses.adversarial import adaptive_weight, nonbinary_d_loss, nonbinary_g_loss
 from gencodec.losses.charbonnier import charbonnier_per_sample
 from gencodec.losses.code_prediction import code_prediction_loss
+from gencodec.losses.nyquist import nyquist_loss_per_sample
 from gencodec.metrics.deep_features import DeepFeatureLoss
 from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.glc import GLCConfig, GLCLatentCodec
@@ -57,6 +59,7 @@ class GLCJointTrainConfig:
     d_code_prior: bool = False  # the discriminator adds the VQ encoder's code similarities (nn.discriminator)
     d_warmup: int = 0  # first steps train only the discriminator
     gain_lr_mult: float = 1.0  # learning rate of the rate-variable log-gains relative to lr
+    w_nyquist: float = 0.0  # weight of the Nyquist-pattern loss (losses.nyquist) in D_III
     seed: int = 0
     bf16: bool = True
 
@@ -132,7 +135,8 @@ class GLCJointStage:
         pix_code = F.cross_entropy(code_logits.float(), codes, reduction="none").mean(dim=(1, 2))
         g_adv = nonbinary_g_loss(disc_logits, codes, per_sample=True)
         d_latent, diag = code_prediction_loss(latent, out["latent_hat"], codes, self.ae.quantizer)
-        nll = rec + c.w_per * per + c.lambda_code * pix_code
+        nyq = nyquist_loss_per_sample(x_hat, x)
+        nll = rec + c.w_per * per + c.lambda_code * pix_code + c.w_nyquist * nyq
         if train_g and (self.adv_w is None or step % c.adaptive_every == 0):
             self.adv_w = float(adaptive_weight(nll.mean(), g_adv.mean(), self.decoder.net[-2].weight,
                                                max_weight=c.adv_w_max))
@@ -160,5 +164,6 @@ class GLCJointStage:
                 "per_lo": per[lo].mean().item() if lo.any() else float("nan"),
                 "per_hi": per[hi].mean().item() if hi.any() else float("nan"),
                 "rec": rec.mean().item(), "per": per.mean().item(), "pix_code": pix_code.mean().item(),
+                "nyq": nyq.mean().item(),
                 "g_adv": g_adv.mean().item(), "d_loss": d_loss.item(), "psnr": psnr.item(), "adv_w": self.adv_w or 0.0,
                 **diag}

@@ -13,7 +13,9 @@ the first part of the run the targets are raised by ``warm_factor``
 The z table trains on the noisy proxy, which keeps p(0) near 0.7 (a collapsed z channel
 costs ~0.5 bit per position); export refits it to the rounded z (docs/training.md). The
 ``rounded`` z rate (gradient to z by central difference) was tried and is kept as a setting:
-z then drifts off zero and the rate climbs (measured, docs/training.md).
+z then drifts off zero and the rate climbs (measured, docs/training.md). ``density`` charges
+z by Balle's factorized density under uniform noise (``gencodec.nn.factorized_density``, which
+can make a switched-off channel free) and fits the coded table to the rounded z alone.
 The transforms, gains and z prior may start from the shipped pixel
 hyperprior (``init``): every tensor whose name and shape match is copied.
 """
@@ -29,9 +31,12 @@ from safetensors.torch import load_file
 
 from gencodec.losses.semantic_ensemble import EnsembleWeights, SemanticEnsemble
 from gencodec.metrics.backbone import default_backbone
+from gencodec.nn.factorized_density import FactorizedDensity
 from gencodec.nn.hific import HiFiC, HiFiCConfig
 from gencodec.training.hallucination import build_weight, structure_sampler
 from gencodec.training.loop import log_linear_at, lr_at, set_lr, warm_factor_at
+
+Z_RATES = ("noisy", "rounded", "density")
 
 
 @dataclass
@@ -56,7 +61,8 @@ class HiFiCRDTrainConfig:
     structure: float = 0.0  # fraction of crops with rendered text / line art / faces (ConHa's w then acts)
     temperature: float = 100.0
     w_fixed: float = -1.0
-    z_rate: str = "noisy"  # rate of z: "noisy" (uniform noise) | "rounded" (the coded rate; measured worse)
+    z_rate: str = "noisy"  # rate of z: "noisy" (table, uniform noise) | "rounded" (the coded rate) | "density"
+    density_lr: float = 1e-3  # z_rate=density: the density's own Adam (constant rate)
     seed: int = 0
     bf16: bool = True
 
@@ -81,8 +87,8 @@ class HiFiCRDStage:
 
     def __init__(self, cfg: HiFiCRDTrainConfig, model_cfg: HiFiCConfig | None = None,
                  backbone: torch.nn.Module | None = None) -> None:
-        if cfg.z_rate not in ("rounded", "noisy"):
-            raise ValueError(f"z_rate must be 'rounded' or 'noisy', got {cfg.z_rate!r}")
+        if cfg.z_rate not in Z_RATES:
+            raise ValueError(f"z_rate must be one of {', '.join(Z_RATES)}, got {cfg.z_rate!r}")
         self.cfg = cfg
         self.total_steps = cfg.total_steps
         torch.manual_seed(cfg.seed)
@@ -92,17 +98,44 @@ class HiFiCRDStage:
         self.model = HiFiC(self.model_cfg)
         self.initialized = init_from(self.model, cfg.init) if cfg.init else 0
         self.loss = SemanticEnsemble(backbone or default_backbone(), EnsembleWeights(cfg.alpha, cfg.beta, cfg.gamma))
+        # z_rate=density: z's training rate under Balle's factorized density (nn.factorized_density); the
+        # coded table then fits the rounded z by maximum likelihood (z detached), as export refits it
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.sampler = structure_sampler(cfg.data, cfg.crop, cfg.seed, cfg.structure)
+        self.z_density: FactorizedDensity | None = None
+        if cfg.z_rate == "density":
+            self.z_density = FactorizedDensity(self.model_cfg.n)
+            self.opt_density = torch.optim.Adam(self.z_density.parameters(), lr=cfg.density_lr)
+            self.prefit_density()
         self.log_targets = torch.tensor([math.log(v) for v in cfg.targets])
         self.hallucination, self.w_fixed = build_weight(cfg.w_mode, cfg.preference, cfg.temperature,
                                                         cfg.w_fixed, self.sampler)
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        return {"model": self.model}
+        return {"model": self.model, **({"z_density": self.z_density} if self.z_density else {})}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"main": self.opt}
+        return {"main": self.opt, **({"density": self.opt_density} if self.z_density else {})}
+
+    def prefit_density(self, batches: int = 4, steps: int = 300) -> None:
+        """Fit the fresh density to the initial model's z (its own Adam at 10x density_lr), so the rate
+        of z is near its coded rate from step 0; the sampler's state is restored afterwards."""
+        assert self.z_density is not None
+        state = self.sampler.get_state()
+        with torch.no_grad():
+            zs = []
+            for _ in range(batches):
+                x, _ = self.sampler.batch(self.cfg.batch)
+                t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
+                zs.append(self.model.h_a(self.model.g_a(x * 2 - 1)) * self.model.z_gain(t))
+        self.sampler.set_state(state)
+        z = torch.cat(zs)
+        opt = torch.optim.Adam(self.z_density.parameters(), lr=10 * self.cfg.density_lr)
+        for _ in range(steps):
+            loss = -torch.log2(self.z_density(z + torch.empty_like(z).uniform_(-0.5, 0.5))).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
     def sampler_state(self) -> dict:
         return self.sampler.get_state()
@@ -136,16 +169,27 @@ class HiFiCRDStage:
         def bits(key: str) -> torch.Tensor:
             return -torch.log2(out[key]).sum(dim=(1, 2, 3)) / npix
 
-        z_key = "z_likelihood_q" if c.z_rate == "rounded" else "z_likelihood"
-        rate = bits("y_likelihood") + bits(z_key)
+        if c.z_rate == "density":
+            z = out["z_scaled"]
+            z_bits = -torch.log2(self.z_density(z + torch.empty_like(z).uniform_(-0.5, 0.5))).sum((1, 2, 3)) / npix
+            table_bits = -torch.log2(self.model.z_prior(z.detach(), noise=False)[1]).sum((1, 2, 3)) / npix
+            rate = bits("y_likelihood") + z_bits
+            table_loss = table_bits.mean()
+        else:
+            rate = bits("y_likelihood") + bits("z_likelihood_q" if c.z_rate == "rounded" else "z_likelihood")
+            table_loss = torch.zeros(())
         rate_q = (bits("y_likelihood_q") + bits("z_likelihood_q")).detach()
         above = rate_q > self.target(t) * self.warm(step)
         lam = torch.where(above, c.lambda_above, c.lambda_below)
         loss = (lam * rate).mean() + d["distortion"]
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.z_density is not None:
+            self.opt_density.zero_grad(set_to_none=True)
+        (loss + table_loss).backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
+        if self.z_density is not None:
+            self.opt_density.step()
         mse = (out["x_hat"].detach().float().clamp(0, 1) - x).square().mean(dim=(1, 2, 3))
         return {"loss": loss.item(), "bpp": rate_q.mean().item(), "bpp_noisy": rate.mean().item(),
                 "above": above.float().mean().item(), "rec": d["rec"].item(), "per": d["per"].item(),
