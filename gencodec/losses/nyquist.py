@@ -1,8 +1,9 @@
 """Nyquist-pattern loss: the decoder's fixed sub-pixel grid, measured against the original.
 
 The GLC autoencoder's decoder ends in depth-to-space (each feature predicts a 2x2 pixel block), and
-both its stage-I and stage-III decoders leave a faint 2-pixel pattern on Kodak (kodim04: local
-amplitude 1.5-2.2 of 255 levels against 0.2-1.0 in the original; docs/training.md). A component
+both its stage-I and stage-III decoders leave a faint 2-pixel pattern on Kodak (shipped `glc` at 0.02
+bpp, 24 images: local amplitude 1.5-2.1 of 255 levels against 0.2-0.65 in the originals;
+docs/models.md). A component
 c(i, j) * (-1)^i (rows), (-1)^j (columns) or (-1)^(i+j) (checkerboard) with a slowly varying
 envelope c is isolated by a second difference along its axes (which maps it to -4 c s, or 16 c s for
 the checkerboard, and removes ramps exactly), demodulated by its sign s and kept by a local mean:

@@ -69,12 +69,13 @@ class HiFiC(nn.Module):
         y = self.g_a(x * 2 - 1)
         z = self.h_a(y)
         gz = self.z_gain(t)
-        z_hat_s, z_like = self.z_prior(z.float() * gz, noise=noise)
-        _, z_like_q = self.z_prior(z.float() * gz, noise=False)
+        z_scaled = z.float() * gz
+        z_hat_s, z_like = self.z_prior(z_scaled, noise=noise)
+        _, z_like_q = self.z_prior(z_scaled, noise=False)
         hyper = self.h_s((z_hat_s / gz).to(y.dtype))
         ctx = self.context(y, hyper, self.y_gain(t), noise=noise)
         return {"y_hat": ctx["y_hat"], "y_likelihood": ctx["likelihood"], "y_likelihood_q": ctx["likelihood_q"],
-                "z_likelihood": z_like, "z_likelihood_q": z_like_q, "z_scaled": z.float() * gz}
+                "z_likelihood": z_like, "z_likelihood_q": z_like_q, "z_scaled": z_scaled}
 
     def synthesize(self, y_hat: torch.Tensor) -> torch.Tensor:
         """Image in [0, 1] (unclamped) from the unscaled y_hat."""

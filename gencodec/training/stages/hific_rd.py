@@ -98,10 +98,10 @@ class HiFiCRDStage:
         self.model = HiFiC(self.model_cfg)
         self.initialized = init_from(self.model, cfg.init) if cfg.init else 0
         self.loss = SemanticEnsemble(backbone or default_backbone(), EnsembleWeights(cfg.alpha, cfg.beta, cfg.gamma))
-        # z_rate=density: z's training rate under Balle's factorized density (nn.factorized_density); the
-        # coded table then fits the rounded z by maximum likelihood (z detached), as export refits it
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.sampler = structure_sampler(cfg.data, cfg.crop, cfg.seed, cfg.structure)
+        # z_rate=density: z's training rate under Balle's factorized density (nn.factorized_density); the
+        # coded table then fits the rounded z by maximum likelihood (z detached), as export refits it
         self.z_density: FactorizedDensity | None = None
         if cfg.z_rate == "density":
             self.z_density = FactorizedDensity(self.model_cfg.n)
