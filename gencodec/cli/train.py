@@ -19,9 +19,15 @@ def _apply_overrides(cfg: object, pairs: tuple[str, ...]) -> None:
         key, value = pair.split("=", 1)
         if not hasattr(cfg, key):
             raise click.BadParameter(f"unknown setting {key!r}", param_hint="--set")
-        setattr(
-            cfg, key, type(getattr(cfg, key))(json.loads(value)) if not isinstance(getattr(cfg, key), str) else value
-        )
+        current = getattr(cfg, key)
+        if isinstance(current, str):
+            setattr(cfg, key, value)
+            continue
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"{key}: {value!r} is not JSON ({exc.msg})", param_hint="--set") from None
+        setattr(cfg, key, parsed if current is None else type(current)(parsed))  # None = "auto" settings
 
 
 # stage name -> (module, stage class, config class); imported only when that stage runs

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from gencodec.models.base import RefineProblem
+from gencodec.nn.precision import cpu_autocast
 from gencodec.refine.distortion import EnsembleDistortion
 
 SCALE_MIN = 0.11
@@ -42,7 +43,7 @@ class SGAConfig:
     tau_min: float = 0.05
     seed: int = 0
     learn_step: bool = True
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
 
 
 def sga_round(u: torch.Tensor, tau: float, gen: torch.Generator) -> torch.Tensor:
@@ -94,7 +95,7 @@ def refine(problem: RefineProblem, target: torch.Tensor, target_latent_bits: flo
         u = sga_round(y * g - mu * g, tau, gen)
         bits = _bits(u, (sigma * g).clamp_min(SCALE_MIN))
         y_hat = (u + mu * g) / g
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with cpu_autocast(cfg.bf16):
             x_hat = problem.synthesize(y_hat).float()[..., : x.shape[-2], : x.shape[-1]]
         d, parts = dist(x_hat.clamp(0, 1))
         rate = bits / target_latent_bits

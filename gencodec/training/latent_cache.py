@@ -17,6 +17,7 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from gencodec.nn.precision import cpu_autocast
 from gencodec.nn.vqgan import VQAutoencoder
 from gencodec.training.data import assert_not_kodak
 
@@ -49,7 +50,7 @@ def _encode_all(ae: VQAutoencoder, files: list[Path], max_side: int) -> tuple[li
             if h == 0 or w == 0:
                 continue
             x = torch.from_numpy(arr[:h, :w].copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with cpu_autocast(None):
                 lat = ae.encode(x)
             _, idx = ae.quantize(lat)
             latents.append(lat[0].to(torch.float16))

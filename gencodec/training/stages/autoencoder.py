@@ -26,6 +26,7 @@ from gencodec.losses.charbonnier import charbonnier
 from gencodec.metrics.deep_features import DeepFeatureLoss
 from gencodec.models.weights import load_state
 from gencodec.nn.discriminator import NonBinaryDiscriminator, PatchDiscriminator
+from gencodec.nn.precision import cpu_autocast
 from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
 from gencodec.training.data import CropSampler, list_images
 from gencodec.training.loop import lr_at, set_lr
@@ -52,7 +53,7 @@ class AutoencoderTrainConfig:
     restart_every: int = 250
     restart_until: float = 0.7
     seed: int = 0
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
     init: str = ""  # warm start from shipped weights (e.g. weights/autoencoder.safetensors); fresh optimizer
     freeze_encoder: bool = False  # train D only: keeps the latent space (and latent codecs trained on it) valid
 
@@ -112,7 +113,7 @@ class AutoencoderStage:
         phase = self._phase(step)
         x, _ = self.sampler.batch(c.batch)
         self.model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with cpu_autocast(c.bf16):
             out = self.model(x, self.cfg.quantize_prob)
             x_hat = out["x_hat"].float()
             rec = charbonnier(x_hat, x)
@@ -124,7 +125,7 @@ class AutoencoderStage:
         metrics = {"rec": rec.item(), "per": per.item(), "vq": out["vq_loss"].item()}
         codes = out["indices"].detach()
         if phase != "rec":
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+            with cpu_autocast(c.bf16):
                 if phase == "patch":
                     g_adv = hinge_g_loss(self.patch_d(x_hat))
                 else:
@@ -140,7 +141,7 @@ class AutoencoderStage:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
         if phase != "rec":
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+            with cpu_autocast(c.bf16):
                 if phase == "patch":
                     d_loss = hinge_d_loss(self.patch_d(x), self.patch_d(x_hat.detach()))
                 else:

@@ -25,6 +25,7 @@ from safetensors.torch import load_file
 from gencodec.models.glc import prefixed
 from gencodec.models.weights import load_state
 from gencodec.nn.dlf import DLFConfig, DLFNet
+from gencodec.nn.precision import cpu_autocast
 from gencodec.training.data import list_images
 from gencodec.training.latent_cache import LatentCache
 from gencodec.training.loop import log_linear_at, lr_at, set_lr
@@ -45,7 +46,7 @@ class DLFAlignTrainConfig:
     warm_ramp: float = 0.2  # paper: ramp ends at 100k of 500k steps
     restart_every: int = 200
     seed: int = 0
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
     latent_store: str = ""  # folder caching encoder latents for later runs on the same encoder ("" = off)
     init: str = ""  # warm start from shipped weights (weights/dlf.safetensors); fresh optimizer and schedule
     model: dict = field(default_factory=dict)  # DLFConfig overrides, e.g. {"interactive": false} (ablations)
@@ -113,7 +114,7 @@ class DLFAlignStage:
         self.model.train()
         if step == 0 and not c.init:
             self.model.seed_codebook(latent)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with cpu_autocast(c.bf16):
             out = self.model(latent, t)
         f = self.ae.cfg.downsample
         npix = latent.shape[2] * latent.shape[3] * f * f

@@ -24,6 +24,7 @@ from gencodec.losses.charbonnier import charbonnier_per_sample
 from gencodec.metrics.deep_features import DeepFeatureLoss
 from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.dlf import DLFConfig, DLFNet
+from gencodec.nn.precision import cpu_autocast
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import CropSampler, list_images
 from gencodec.training.loop import log_linear_at, lr_at, set_lr
@@ -50,7 +51,7 @@ class DLFJointTrainConfig:
     adaptive_every: int = 8
     restart_every: int = 200
     seed: int = 0
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
 
 
 class DLFJointStage:
@@ -103,11 +104,11 @@ class DLFJointStage:
         set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr, warmup=100))
         x, _ = self.sampler.batch(c.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with torch.no_grad(), cpu_autocast(c.bf16):
             latent = self.ae.encode(x)
             _, codes = self.ae.quantize(latent)
         self.model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with cpu_autocast(c.bf16):
             out = self.model(latent, t)
             x_hat = self.decoder(F.normalize(out["latent_hat"], dim=1)).float()
             rec = charbonnier_per_sample(x_hat, x)
@@ -128,7 +129,7 @@ class DLFJointStage:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with cpu_autocast(c.bf16):
             d_loss = nonbinary_d_loss(self.disc(x), self.disc(x_hat.detach()), codes)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.float().backward()

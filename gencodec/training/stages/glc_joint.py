@@ -32,6 +32,7 @@ from gencodec.losses.nyquist import nyquist_loss_per_sample
 from gencodec.metrics.deep_features import DeepFeatureLoss
 from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.glc import GLCConfig, GLCLatentCodec
+from gencodec.nn.precision import cpu_autocast
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import CropSampler, list_images
 from gencodec.training.loop import log_linear_at, lr_at, set_lr
@@ -61,7 +62,7 @@ class GLCJointTrainConfig:
     gain_lr_mult: float = 1.0  # learning rate of the rate-variable log-gains relative to lr
     w_nyquist: float = 0.0  # weight of the Nyquist-pattern loss (losses.nyquist) in D_III
     seed: int = 0
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
 
 
 class GLCJointStage:
@@ -118,13 +119,13 @@ class GLCJointStage:
         set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr, warmup=100))
         x, _ = self.sampler.batch(c.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with torch.no_grad(), cpu_autocast(c.bf16):
             latent = self.ae.encode(x)
             _, codes = self.ae.quantize(latent)
             sim_real = self.ae.quantizer.logits(latent) if c.d_code_prior else None
         self.model.train()
         train_g = step >= c.d_warmup
-        with torch.set_grad_enabled(train_g), torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with torch.set_grad_enabled(train_g), cpu_autocast(c.bf16):
             out = self.model(latent, t)
             x_hat = self.decoder(F.normalize(out["latent_hat"], dim=1)).float()
             rec = charbonnier_per_sample(x_hat, x)
@@ -150,7 +151,7 @@ class GLCJointStage:
             torch.nn.utils.clip_grad_norm_(list(self.model.parameters()) + list(self.decoder.parameters()), 1.0)
             self.opt.step()
         fake_sim = sim_fake.detach() if c.d_code_prior else None
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with cpu_autocast(c.bf16):
             d_loss = nonbinary_d_loss(self.disc(x, sim_real), self.disc(x_hat.detach(), fake_sim), codes)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.float().backward()

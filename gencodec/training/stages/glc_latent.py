@@ -17,6 +17,7 @@ import torch
 
 from gencodec.losses.code_prediction import code_prediction_loss
 from gencodec.nn.glc import GLCConfig, GLCLatentCodec
+from gencodec.nn.precision import cpu_autocast
 from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import list_images
@@ -38,7 +39,7 @@ class GLCLatentTrainConfig:
     warm_until: float = 0.2
     warm_end: float = 0.35
     seed: int = 0
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
     latent_store: str = ""  # folder caching encoder latents for later runs on the same encoder ("" = off)
 
 
@@ -114,7 +115,7 @@ class GLCLatentStage:
         latent, indices = self.cache.batch(c.batch)
         t = torch.rand(latent.shape[0]) * (self.model_cfg.n_rates - 1)
         self.model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with cpu_autocast(c.bf16):
             out = self.model(latent, t)
         f = self.ae.cfg.downsample
         npix = latent.shape[2] * latent.shape[3] * f * f

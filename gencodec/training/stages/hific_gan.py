@@ -40,6 +40,7 @@ from gencodec.metrics.backbone import default_backbone
 from gencodec.models.weights import load_state, read_manifest
 from gencodec.nn.discriminator import NonBinaryDiscriminator
 from gencodec.nn.hific import HiFiC, HiFiCConfig
+from gencodec.nn.precision import cpu_autocast
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.hallucination import build_weight, structure_sampler
 from gencodec.training.loop import lr_at, set_lr
@@ -68,7 +69,7 @@ class HiFiCGANTrainConfig:
     temperature: float = 100.0  # w = sigmoid(temperature * logit), seed 004 appendix C
     w_fixed: float = -1.0  # w_mode fixed: the constant; < 0 = mean w over 512 training crops
     seed: int = 0
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
 
 
 def load_hific(path: str | Path) -> tuple[HiFiC, dict]:
@@ -140,13 +141,12 @@ class HiFiCGANStage:
         set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr, warmup=100))
         x, _ = self.sampler.batch(c.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with torch.no_grad(), cpu_autocast(c.bf16):
             y_hat = self.model.quantize(x, t, noise=False)["y_hat"]
             latent = self.ae.encode(x)
             _, codes = self.ae.quantize(latent)
             sim_real = self.ae.quantizer.logits(latent) if c.d_code_prior else None
-        with torch.set_grad_enabled(step >= c.d_warmup), torch.autocast("cpu", dtype=torch.bfloat16,
-                                                                        enabled=c.bf16):
+        with torch.set_grad_enabled(step >= c.d_warmup), cpu_autocast(c.bf16):
             x_hat = self.model.synthesize(y_hat).float()
             w = self.hallucination(x)
             d = self.loss(x_hat, x, w)
@@ -159,7 +159,7 @@ class HiFiCGANStage:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.g_s.parameters(), 1.0)
             self.opt.step()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with cpu_autocast(c.bf16):
             d_loss = nonbinary_d_loss(self.disc(x, sim_real), self.disc(x_hat.detach(), _detach(sim_fake)), codes)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.float().backward()

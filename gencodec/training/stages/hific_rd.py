@@ -33,6 +33,7 @@ from gencodec.losses.semantic_ensemble import EnsembleWeights, SemanticEnsemble
 from gencodec.metrics.backbone import default_backbone
 from gencodec.nn.factorized_density import FactorizedDensity
 from gencodec.nn.hific import HiFiC, HiFiCConfig
+from gencodec.nn.precision import cpu_autocast
 from gencodec.training.hallucination import build_weight, structure_sampler
 from gencodec.training.loop import log_linear_at, lr_at, set_lr, warm_factor_at
 
@@ -64,7 +65,7 @@ class HiFiCRDTrainConfig:
     z_rate: str = "noisy"  # rate of z: "noisy" (table, uniform noise) | "rounded" (the coded rate) | "density"
     density_lr: float = 1e-3  # z_rate=density: the density's own Adam (constant rate)
     seed: int = 0
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
 
 
 def init_from(model: torch.nn.Module, path: str | Path) -> int:
@@ -160,7 +161,7 @@ class HiFiCRDStage:
         x, _ = self.sampler.batch(c.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
         self.model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with cpu_autocast(c.bf16):
             out = self.model(x, t)
             w = self.hallucination(x)
             d = self.loss(out["x_hat"].float(), x, w)

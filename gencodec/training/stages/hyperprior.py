@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from gencodec.nn.pixel_hyperprior import HyperpriorConfig, PixelHyperprior
+from gencodec.nn.precision import cpu_autocast
 from gencodec.training.data import CropSampler, list_images
 from gencodec.training.loop import log_linear_at, lr_at, set_lr, warm_factor_at
 
@@ -32,7 +33,7 @@ class HyperpriorTrainConfig:
     warm_until: float = 0.3  # factor held until this fraction of the run ...
     warm_end: float = 0.45  # ... then decays to 1 by this fraction
     seed: int = 0
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
 
 
 class HyperpriorStage:
@@ -75,7 +76,7 @@ class HyperpriorStage:
         set_lr(self.opt, lr_at(step, self.total_steps, self.cfg.lr))
         x, _ = self.sampler.batch(self.cfg.batch)
         t = torch.rand(x.shape[0]) * (self.model_cfg.n_rates - 1)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
+        with cpu_autocast(self.cfg.bf16):
             out = self.model(x, t)
         npix = x.shape[2] * x.shape[3]
         bits_y = -torch.log2(out["y_likelihood"]).sum(dim=(1, 2, 3))

@@ -21,6 +21,7 @@ from gencodec.models.weights import load_state
 from gencodec.nn.denoiser import DenoiserConfig
 from gencodec.nn.diffusion import add_noise
 from gencodec.nn.perco import PerCoConfig, PerCoNet
+from gencodec.nn.precision import cpu_autocast
 from gencodec.training.captions import caption_for
 from gencodec.training.data import list_images
 from gencodec.training.latent_cache import LatentCache
@@ -39,7 +40,7 @@ class PerCoTrainConfig:
     text_dropout: float = 0.1
     restart_every: int = 200
     seed: int = 0
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
     init: str = ""  # warm start from shipped weights (weights/perco.safetensors); fresh optimizer
     latent_store: str = ""  # folder caching encoder latents for later runs on the same encoder ("" = off)
 
@@ -114,7 +115,7 @@ class PerCoStage:
             with torch.no_grad():
                 for k, quantizer in enumerate(self.model.quantizers):
                     quantizer.seed_from(self.model.hyper[k](latent), self.noise)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        with cpu_autocast(c.bf16):
             q = self.model.local_code(latent, r)
             cond = self.model.condition(q["latent_q"], r)
             v = self.model.denoiser(x_s, s, cond, text, torch.full((b,), r))
