@@ -2,9 +2,10 @@
 
 ``torch.autocast("cpu", dtype=torch.bfloat16)`` is fast on CPUs with AVX-512 BF16 or AMX (measured
 about 2.4x faster than fp32 on the Xeon of docs/training.md), but on a CPU without them (AVX2 only,
-e.g. AMD EPYC Milan) PyTorch emulates bf16 and a training step became many times slower than in
-fp32 (docs/training.md). Training stages and SGA refinement therefore take ``bf16 = None`` ("auto")
-by default: bf16 where :func:`native_bf16` is true, fp32 elsewhere; ``True``/``False`` force it.
+e.g. AMD EPYC Milan) PyTorch emulates bf16: there one forward + backward of the ``hific`` transforms
+took 28x as long as in fp32 (docs/training.md). Training stages and SGA refinement therefore take
+``bf16 = None`` ("auto") by default: bf16 where :func:`native_bf16` is true, fp32 elsewhere;
+``True``/``False`` force it.
 """
 
 from __future__ import annotations
