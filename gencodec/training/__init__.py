@@ -1,1 +1,1 @@
-"""Progressive, resumable, time-boxed training on CPU (bf16 autocast)."""
+"""Progressive, resumable, time-boxed training on CPU (bf16 autocast where the CPU has it, nn.precision)."""
