@@ -90,6 +90,7 @@ def bench_cmd(
     """
     import torch
 
+    from gencodec.bench.out_lock import locked_out_dir
     from gencodec.bench.report import json_summary, write_all
     from gencodec.bench.runner import BenchConfig, run_bench
     from gencodec.models.registry import available_models
@@ -110,7 +111,8 @@ def bench_cmd(
         progress=not as_json,
         command=_command_line(directory, models, targets, anchors, bd_anchor, out, limit, crops, resume, threads),
     )
-    results = write_all(run_bench(cfg))
+    with locked_out_dir(out):
+        results = write_all(run_bench(cfg))
     if as_json:
         click.echo(json.dumps(json_summary(results)))
         return
