@@ -157,6 +157,30 @@ def test_glc_joint_nyquist_weight_enters_the_loss(glc_stage2, train_dir) -> None
     assert not torch.equal(out[0.0][1], out[100.0][1])
 
 
+def test_glc_joint_freeze_codec_trains_the_decoder_alone_without_lambda(glc_stage2, train_dir) -> None:
+    """freeze_codec: the latent codec stays bit-identical, the decoder moves, and the decoder's step no
+    longer depends on lambda(t) (each rate segment weighs the same); without it, it does."""
+    steps = {}
+    for freeze in (True, False):
+        for lambdas in ((0.01, 0.1, 1.0), (1.0, 1.0, 1.0)):
+            stage = _joint(glc_stage2, train_dir, freeze_codec=freeze, lambdas=lambdas, batch=2)
+            torch.manual_seed(0)  # the same rate indices t for every run
+            codec0 = {k: v.clone() for k, v in stage.model.state_dict().items()}
+            w0 = stage.decoder.net[-2].weight.detach().clone()
+            stage.train_step(50)
+            codec1 = stage.model.state_dict()
+            last = stage.decoder.net[-2].weight
+            steps[freeze, lambdas] = (all(torch.equal(codec0[k], codec1[k]) for k in codec0),
+                                      last.detach() - w0, last.grad.clone())
+    frozen_a, frozen_b = steps[True, (0.01, 0.1, 1.0)], steps[True, (1.0, 1.0, 1.0)]
+    assert frozen_a[0] and frozen_b[0]
+    assert frozen_a[1].abs().max() > 0
+    assert torch.equal(frozen_a[2], frozen_b[2])  # the decoder's gradient, before Adam's normalisation
+    free_a, free_b = steps[False, (0.01, 0.1, 1.0)], steps[False, (1.0, 1.0, 1.0)]
+    assert not free_a[0]
+    assert not torch.allclose(free_a[2], free_b[2], rtol=1e-3)
+
+
 def test_glc_joint_code_prior_discriminator_warms_up_alone(tmp_path, glc_stage2, train_dir) -> None:
     """d_warmup steps train only the discriminator; the code prior ranks the real codes first from step 0
     (a stage-I discriminator without a prior still loads); the run resumes exactly."""

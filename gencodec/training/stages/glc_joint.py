@@ -14,6 +14,10 @@ steps (the codec and decoder are not updated), as in ``hific-gan``. ``gain_lr_mu
 rate-variable log-gains (``gencodec.nn.rate_gain``) their own learning rate, lr * mult, so a change
 of the ``lambdas`` moves the rate points within a few hundred steps (at the base rate of a
 fine-tune a log-gain moves about 5e-5 per step).
+``freeze_codec`` trains the decoder (and the discriminator) alone on the frozen latent codec's
+decoded latents: the files, and so the rate of every index, stay exactly those of the start, and
+the decoder's loss is the mean of D_III over the batch *without* lambda(t), so each rate segment
+weighs the same (with lambda(t) the lowest segment's samples count 1/600 of the highest's).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class GLCJointTrainConfig:
     d_warmup: int = 0  # first steps train only the discriminator
     gain_lr_mult: float = 1.0  # learning rate of the rate-variable log-gains relative to lr
     w_nyquist: float = 0.0  # weight of the Nyquist-pattern loss (losses.nyquist) in D_III
+    freeze_codec: bool = False  # decoder-only: the latent codec (and so every file) stays as it started
     seed: int = 0
     bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
 
@@ -77,6 +82,8 @@ class GLCJointStage:
         self.model, stage2 = load_stage_start(cfg.latent_codec, lambda mc: GLCLatentCodec(GLCConfig(**mc)),
                                               self.decoder)
         self.model_cfg = self.model.cfg
+        if cfg.freeze_codec:
+            self.model.requires_grad_(False)
         self.lambdas = tuple(cfg.lambdas or stage2["lambdas"])
         self.disc = NonBinaryDiscriminator(self.ae.cfg.codebook_size, code_prior=cfg.d_code_prior)
         if Path(cfg.autoencoder).is_dir():  # a stage-I run carries its trained discriminator; shipped weights do not
@@ -123,10 +130,11 @@ class GLCJointStage:
             latent = self.ae.encode(x)
             _, codes = self.ae.quantize(latent)
             sim_real = self.ae.quantizer.logits(latent) if c.d_code_prior else None
-        self.model.train()
+        self.model.train(not c.freeze_codec)
         train_g = step >= c.d_warmup
         with torch.set_grad_enabled(train_g), cpu_autocast(c.bf16):
-            out = self.model(latent, t)
+            with torch.set_grad_enabled(train_g and not c.freeze_codec):
+                out = self.model(latent, t)
             x_hat = self.decoder(F.normalize(out["latent_hat"], dim=1)).float()
             rec = charbonnier_per_sample(x_hat, x)
             per = self.perceptual(x_hat, x).float()
@@ -144,7 +152,10 @@ class GLCJointStage:
         distortion = nll + c.lambda_adv * (self.adv_w or 0.0) * g_adv + c.w_latent * d_latent
         npix = x.shape[2] * x.shape[3]
         bpp_y = -torch.log2(out["y_likelihood"]).sum(dim=(1, 2, 3)) / npix
-        loss = (bpp_y + self.lam(t) * distortion).mean() + out["hyper_vq_loss"]
+        if c.freeze_codec:
+            loss = distortion.mean()
+        else:
+            loss = (bpp_y + self.lam(t) * distortion).mean() + out["hyper_vq_loss"]
         if train_g:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
