@@ -17,7 +17,8 @@ fine-tune a log-gain moves about 5e-5 per step).
 ``freeze_codec`` trains the decoder (and the discriminator) alone on the frozen latent codec's
 decoded latents: the files, and so the rate of every index, stay exactly those of the start, and
 the decoder's loss is the mean of D_III over the batch *without* lambda(t), so each rate segment
-weighs the same (with lambda(t) the lowest segment's samples count 1/600 of the highest's).
+weighs the same (with lambda(t) and the shipped lambdas 0.0003-0.2, the lowest rate's samples
+count 1/667 of the highest's).
 """
 
 from __future__ import annotations
