@@ -67,14 +67,16 @@ def _build_stage(stage: str, overrides: tuple[str, ...]):
 )
 @click.option("--minutes", type=float, default=60.0, show_default=True, help="Wall-clock budget for this invocation.")
 @click.option("--ckpt-minutes", type=float, default=5.0, show_default=True, help="Checkpoint interval.")
+@click.option("--stop-at", type=click.IntRange(min=1), default=None,
+              help="Stop (with a checkpoint) at this step; the schedule still runs to total_steps.")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--set", "overrides", multiple=True, help="Override a training setting, KEY=JSON_VALUE.")
 @click.option("--pairs", type=click.Path(path_type=Path), default=None,
               help="Preference pairs CSV (stage preference only; same as --set pairs=PATH).")
 @guarded
 def train_cmd(
-    stage: str, run_dir: Path, minutes: float, ckpt_minutes: float, threads: int, overrides: tuple[str, ...],
-    pairs: Path | None,
+    stage: str, run_dir: Path, minutes: float, ckpt_minutes: float, stop_at: int | None, threads: int,
+    overrides: tuple[str, ...], pairs: Path | None,
 ) -> None:
     """Train STAGE for a fixed number of minutes, resuming from --run if present."""
     from gencodec.training.loop import run
@@ -85,7 +87,7 @@ def train_cmd(
         overrides = (f"pairs={pairs}", *overrides)
     torch.set_num_threads(threads)
     st = _build_stage(stage, overrides)
-    step = run(st, run_dir, minutes, ckpt_minutes)
+    step = run(st, run_dir, minutes, ckpt_minutes, stop_at=stop_at)
     click.echo(f"{stage}: stopped at step {step}/{st.total_steps}; checkpoint in {run_dir / 'checkpoint'}")
 
 

@@ -3,6 +3,7 @@ to weights the codecs load."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,24 @@ def test_hyperprior_resume_is_exact(tmp_path, train_dir) -> None:
     steps = [line.split(",")[0] for line in (tmp_path / "split" / "log.csv").read_text().splitlines()]
     assert steps == ["step", "1", "2", "3", "4"]
 
+
+def test_cli_stop_at_checkpoints_there_and_keeps_the_schedule(tmp_path, train_dir) -> None:
+    from click.testing import CliRunner
+
+    from gencodec.cli.main import cli
+
+    run_dir = tmp_path / "run"
+    args = ["train", "hyperprior", "--run", str(run_dir), "--threads", "1", "--set", f"data=[\"{train_dir}\"]",
+            "--set", "crop=64", "--set", "batch=1", "--set", "total_steps=9", "--set", "bf16=false"]
+    r = CliRunner().invoke(cli, [*args, "--stop-at", "2"])
+    assert r.exit_code == 0, r.output
+    assert "stopped at step 2/9" in r.output
+    state = json.loads((run_dir / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 2 and state["config"]["train"]["total_steps"] == 9
+    r = CliRunner().invoke(cli, [*args, "--stop-at", "3"])
+    assert r.exit_code == 0 and "stopped at step 3/9" in r.output
+    r = CliRunner().invoke(cli, [*args, "--stop-at", "0"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
 
 def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir) -> None:
     from gencodec.training.export import export_autoencoder, export_glc
