@@ -105,12 +105,14 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
     wdir = tmp_path / "weights"
     export_autoencoder(tmp_path / "ae" / "checkpoint", wdir)
     export_glc(tmp_path / "glc3" / "checkpoint", wdir, decoder_ckpt_module="decoder")
-    warm = AutoencoderStage(AutoencoderTrainConfig(data=[train_dir], init=str(wdir / "autoencoder.safetensors")),
+    warm = AutoencoderStage(AutoencoderTrainConfig(data=[train_dir], init=str(wdir / "autoencoder.safetensors"),
+                                                               crop=64, batch=2, bf16=False),
                             TINY_AE)  # a later session resumes from shipped weights (no optimizer state)
     shipped = load_file(str(wdir / "autoencoder.safetensors"))
     state = warm.model.state_dict()
     assert shipped and set(shipped) <= set(state)
     assert all(torch.equal(state[k].float(), v.float()) for k, v in shipped.items())
+    assert warm.train_step(0)["restarted"] == 0.0  # step 0 re-seeds dead codes: none after a warm start
     again = GLCJointStage(GLCJointTrainConfig(autoencoder=str(wdir / "autoencoder.safetensors"),
                                               latent_codec=str(wdir / "glc.safetensors"), data=[train_dir]))
     assert again.lambdas == (0.01, 0.1, 1.0)  # stage III continues from shipped weights on a fresh machine

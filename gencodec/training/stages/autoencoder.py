@@ -69,6 +69,7 @@ class AutoencoderStage:
         self.model = VQAutoencoder(self.model_cfg)
         if cfg.init:
             load_state(self.model, {k: v.float() for k, v in load_file(cfg.init).items()})
+            self.model.quantizer.mark_all_used()  # shipped weights carry no usage counters
         if cfg.freeze_encoder:
             self.model.encoder.requires_grad_(False)
             self.model.quantizer.requires_grad_(False)
