@@ -87,6 +87,7 @@ def test_cli_stop_at_checkpoints_there_and_keeps_the_schedule(tmp_path, train_di
     r = CliRunner().invoke(cli, [*args, "--stop-at", "0"])
     assert r.exit_code == 2 and "Traceback" not in r.output
 
+
 def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir) -> None:
     from gencodec.training.export import export_autoencoder, export_glc
 
@@ -106,7 +107,7 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
     export_autoencoder(tmp_path / "ae" / "checkpoint", wdir)
     export_glc(tmp_path / "glc3" / "checkpoint", wdir, decoder_ckpt_module="decoder")
     warm = AutoencoderStage(AutoencoderTrainConfig(data=[train_dir], init=str(wdir / "autoencoder.safetensors"),
-                                                               crop=64, batch=2, bf16=False),
+                                                   crop=64, batch=2, bf16=False),
                             TINY_AE)  # a later session resumes from shipped weights (no optimizer state)
     shipped = load_file(str(wdir / "autoencoder.safetensors"))
     state = warm.model.state_dict()
