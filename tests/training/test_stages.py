@@ -370,3 +370,34 @@ def test_csv_log_grows_new_columns(tmp_path) -> None:
     append_row(p, {"step": 1, "loss": 0.5})
     append_row(p, {"step": 2, "loss": 0.4, "g_adv": 1.0})  # the GAN phase adds a column
     assert p.read_text().splitlines() == ["step,loss,g_adv", "1,0.5,", "2,0.4,1.0"]
+
+
+def test_autoencoder_code_prior_warm_starts_from_a_run_and_spares_the_encoder(tmp_path, train_dir) -> None:
+    """d_code_prior: a run's checkpoint warm-starts model and discriminators (the prior's scale is new);
+    the generator's code similarities pass gradients to x_hat but not to the encoder or codebook."""
+    base = AutoencoderTrainConfig(data=[train_dir], crop=64, batch=2, total_steps=2, gan_start=0.0,
+                                  nonbinary_start=0.0, bf16=False)
+    run(AutoencoderStage(base, TINY_AE), tmp_path / "ae", minutes=5)
+    saved = _weights(tmp_path / "ae")
+    cfg = AutoencoderTrainConfig(data=[train_dir], crop=64, batch=2, total_steps=2, gan_start=0.0,
+                                 nonbinary_start=0.0, bf16=False, d_code_prior=True,
+                                 init=str(tmp_path / "ae" / "checkpoint"))
+    stage = AutoencoderStage(cfg, TINY_AE)
+    for name, module in stage.modules().items():
+        for k, v in module.state_dict().items():
+            if k != "log_prior_scale":
+                assert torch.equal(v, saved[f"{name}.{k}"]), (name, k)
+    assert stage.nb_d.log_prior_scale is not None
+
+    x_hat = torch.rand(2, 3, 64, 64, requires_grad=True)
+    stage._similarity(x_hat).sum().backward()
+    assert x_hat.grad is not None and x_hat.grad.abs().sum() > 0
+    assert all(p.grad is None and p.requires_grad for p in stage.model.encoder.parameters())
+    assert all(p.grad is None for p in stage.model.quantizer.parameters())
+
+    run(stage, tmp_path / "prior", minutes=5)
+    assert "nb_d.log_prior_scale" in _weights(tmp_path / "prior")
+    before = {k: v.clone() for k, v in stage.nb_d.state_dict().items()}
+    metrics = stage.train_step(2)
+    assert np.isfinite(metrics["d_loss"]) and np.isfinite(metrics["g_adv"])
+    assert not torch.equal(before["log_prior_scale"], stage.nb_d.log_prior_scale.detach())

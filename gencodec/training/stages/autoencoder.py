@@ -5,6 +5,14 @@ with L_per the EfficientNet-Lite0 feature distance, a the VQGAN adaptive
 weight, and L_adv first the hinge patch-GAN loss (from ``gan_start``) and
 later the non-binary MS-ILLM loss whose classes are the real image's
 codebook indices (from ``nonbinary_start``; seed 000 eq. 4).
+
+``d_code_prior`` gives the non-binary discriminator the code similarities of its input under the
+autoencoder's own (current) encoder and codebook, as in ``hific-gan`` and ``glc-joint``
+(``gencodec.nn.discriminator``): without it the 4097-way classifier stays near uniform (L_disc ~7.7,
+ln 4097 = 8.3, in ``ae3``) and L_adv carries little signal. The generator's similarities are taken
+through a parameter-frozen pass of the encoder, so L_adv moves the decoder, not the encoder.
+``init`` warm-starts from shipped weights (model only) or from a run's checkpoint directory (model and
+both discriminators; a discriminator's code-prior scale absent from the checkpoint starts fresh).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from gencodec.models.weights import load_state
 from gencodec.nn.discriminator import NonBinaryDiscriminator, PatchDiscriminator
 from gencodec.nn.precision import cpu_autocast
 from gencodec.nn.vqgan import AutoencoderConfig, VQAutoencoder
+from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import CropSampler, list_images
 from gencodec.training.loop import lr_at, set_lr
 
@@ -40,6 +49,7 @@ class AutoencoderTrainConfig:
     lr: float = 3e-4
     d_lr: float = 2e-4
     total_steps: int = 20000
+    warmup: int = 500  # linear learning-rate warm-up steps (a warm start from a run can use fewer)
     w_rec: float = 1.0
     w_per: float = 1.0
     w_per_start: float = 0.1  # perceptual weight ramps linearly from this to w_per by gan_start (pixels first)
@@ -54,7 +64,8 @@ class AutoencoderTrainConfig:
     restart_until: float = 0.7
     seed: int = 0
     bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
-    init: str = ""  # warm start from shipped weights (e.g. weights/autoencoder.safetensors); fresh optimizer
+    init: str = ""  # warm start: weights/autoencoder.safetensors or runs/X/checkpoint (fresh optimizers)
+    d_code_prior: bool = False  # non-binary discriminator sees its input's code similarities (nn.discriminator)
     freeze_encoder: bool = False  # train D only: keeps the latent space (and latent codecs trained on it) valid
 
 
@@ -67,14 +78,13 @@ class AutoencoderStage:
         torch.manual_seed(cfg.seed)
         self.model_cfg = model_cfg or AutoencoderConfig()
         self.model = VQAutoencoder(self.model_cfg)
+        self.patch_d = PatchDiscriminator()
+        self.nb_d = NonBinaryDiscriminator(self.model_cfg.codebook_size, code_prior=cfg.d_code_prior)
         if cfg.init:
-            load_state(self.model, {k: v.float() for k, v in load_file(cfg.init).items()})
-            self.model.quantizer.mark_all_used()  # shipped weights carry no usage counters
+            self._warm_start(Path(cfg.init))
         if cfg.freeze_encoder:
             self.model.encoder.requires_grad_(False)
             self.model.quantizer.requires_grad_(False)
-        self.patch_d = PatchDiscriminator()
-        self.nb_d = NonBinaryDiscriminator(self.model_cfg.codebook_size)
         self.perceptual = DeepFeatureLoss()
         betas = (0.5, 0.9)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -84,6 +94,28 @@ class AutoencoderStage:
         )
         self.sampler = CropSampler(list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed)
         self.adv_w: float | None = None
+
+    def _warm_start(self, path: Path) -> None:
+        if path.is_dir():
+            load_module_weights(path, {"model": self.model})
+            load_module_weights(path, {"patch_d": self.patch_d, "nb_d": self.nb_d}, strict=False)
+            return
+        load_state(self.model, {k: v.float() for k, v in load_file(str(path)).items()})
+        self.model.quantizer.mark_all_used()  # shipped weights carry no usage counters
+
+    def _similarity(self, x_hat: torch.Tensor) -> torch.Tensor | None:
+        """Code similarities of x_hat for the code-prior discriminator (None without it); gradients
+        reach x_hat but not the encoder's or codebook's parameters."""
+        if not self.cfg.d_code_prior:
+            return None
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            return self.model.quantizer.logits(self.model.encode(x_hat))
+        finally:
+            for p in params:
+                p.requires_grad_(True)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model, "patch_d": self.patch_d, "nb_d": self.nb_d}
@@ -109,8 +141,8 @@ class AutoencoderStage:
 
     def train_step(self, step: int) -> dict[str, float]:
         c = self.cfg
-        set_lr(self.opt, lr_at(step, self.total_steps, c.lr))
-        set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr))
+        set_lr(self.opt, lr_at(step, self.total_steps, c.lr, warmup=c.warmup))
+        set_lr(self.opt_d, lr_at(step, self.total_steps, c.d_lr, warmup=c.warmup))
         phase = self._phase(step)
         x, _ = self.sampler.batch(c.batch)
         self.model.train()
@@ -130,7 +162,10 @@ class AutoencoderStage:
                 if phase == "patch":
                     g_adv = hinge_g_loss(self.patch_d(x_hat))
                 else:
-                    g_adv = nonbinary_g_loss(self.nb_d(x_hat), codes)
+                    with torch.no_grad():
+                        sim_real = self.model.quantizer.logits(out["latent"]) if c.d_code_prior else None
+                    sim_fake = self._similarity(x_hat)
+                    g_adv = nonbinary_g_loss(self.nb_d(x_hat, sim_fake), codes)
             if self.adv_w is None or step % c.adaptive_every == 0:
                 last = self.model.decoder.net[-2].weight
                 self.adv_w = float(adaptive_weight(nll, g_adv.float(), last, max_weight=c.adv_w_max))
@@ -146,7 +181,8 @@ class AutoencoderStage:
                 if phase == "patch":
                     d_loss = hinge_d_loss(self.patch_d(x), self.patch_d(x_hat.detach()))
                 else:
-                    d_loss = nonbinary_d_loss(self.nb_d(x), self.nb_d(x_hat.detach()), codes)
+                    sim_fake = None if sim_fake is None else sim_fake.detach()
+                    d_loss = nonbinary_d_loss(self.nb_d(x, sim_real), self.nb_d(x_hat.detach(), sim_fake), codes)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.float().backward()
             self.opt_d.step()
