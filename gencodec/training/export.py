@@ -83,12 +83,19 @@ LICENCE = "weights trained on ../shared/data/train (BSDS500, ImageNet sample, Su
 
 
 def export_autoencoder(ckpt: Path, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
-    """Stage-I generative autoencoder (E, D, codebook) -> weights/autoencoder.safetensors."""
+    """Stage-I generative autoencoder (E, D, codebook) -> weights/autoencoder.safetensors.
+
+    Codecs already exported against the autoencoder it replaces keep theirs (``_keep_pinned``)."""
     tensors, state = _checkpoint_tensors(ckpt, "model")
     out = {k: _ship_dtype(k, v) for k, v in _inference_only(tensors).items()}
-    path = _write(weights_dir, "autoencoder", out, state["step"])
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    staged = weights_dir / "autoencoder.safetensors.partial"
+    save_file(out, str(staged), metadata={"id": "autoencoder", "step": str(state["step"])})
+    sha = sha256_file(staged)
+    _keep_pinned(weights_dir, sha)
+    path = staged.replace(weights_dir / "autoencoder.safetensors")
     entry = {
-        "id": "autoencoder", "file": path.name, "sha256": sha256_file(path),
+        "id": "autoencoder", "file": path.name, "sha256": sha,
         "config": {"model": state["config"]["model"], "train": state["config"]["train"], "step": state["step"]},
         "licence": LICENCE,
         "description": "VQGAN-style generative autoencoder, x16, shared by glc/dlf/perco (GLC stage I)",
@@ -97,17 +104,53 @@ def export_autoencoder(ckpt: Path, weights_dir: Path = WEIGHTS_DIR) -> dict[str,
     return entry
 
 
-def _autoencoder_link(weights_dir: Path) -> dict[str, str]:
-    """The manifest fields tying a latent codec to the autoencoder weights it was trained with."""
+def _keep_pinned(weights_dir: Path, new_sha: str) -> None:
+    """Before the shared autoencoder is replaced, codecs pinned to it by sha256 keep it: the old file
+    and entry move to the id ``autoencoder-<sha[:8]>`` and those codecs' ``autoencoder_weights`` follow."""
+    path = weights_dir / "manifest.json"
+    if not path.exists():
+        return
+    manifest = json.loads(path.read_text())
+    old = next((e for e in manifest["weights"] if e["id"] == "autoencoder"), None)
+    if old is None or old["sha256"] == new_sha:
+        return
+    users = [e for e in manifest["weights"] if e.get("config", {}).get("autoencoder_weights") == "autoencoder"
+             and e["config"].get("autoencoder_sha256") == old["sha256"]]
+    if not users:
+        return
+    kept_id = f"autoencoder-{old['sha256'][:8]}"
+    (weights_dir / old["file"]).replace(weights_dir / f"{kept_id}.safetensors")
+    for e in users:
+        e["config"]["autoencoder_weights"] = kept_id
+    kept = {**old, "id": kept_id, "file": f"{kept_id}.safetensors",
+            "description": f"the earlier shared autoencoder, kept for {', '.join(e['id'] for e in users)}"}
+    manifest["weights"] = sorted([*manifest["weights"], kept], key=lambda e: e["id"])
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _autoencoder_link(weights_dir: Path, trained_with: str | None) -> dict[str, str]:
+    """The manifest fields tying a latent codec to the autoencoder weights it was trained with.
+
+    When the training autoencoder (``trained_with``, a run checkpoint or weights file) is on this machine,
+    its encoder and codebook must be the shipped one's: a codec is never linked to a foreign latent space."""
     manifest = json.loads((weights_dir / "manifest.json").read_text())
     ae = next(e for e in manifest["weights"] if e["id"] == "autoencoder")
+    source = Path(trained_with) if trained_with else None
+    if source is not None and source.exists():
+        theirs = (load_file(str(source)) if source.suffix == ".safetensors"
+                  else _checkpoint_tensors(source, "model")[0])
+        ours = load_file(str(weights_dir / ae["file"]))
+        keys = [k for k in ours if k.startswith(("encoder.", "quantizer."))]
+        if any(k not in theirs or not torch.equal(_ship_dtype(k, theirs[k]), ours[k]) for k in keys):
+            raise ValueError(f"this codec was trained on the autoencoder {source}, not on "
+                             f"{weights_dir / ae['file']}: export that autoencoder first")
     return {"autoencoder_weights": "autoencoder", "autoencoder_sha256": ae["sha256"]}
 
 
 def _write_latent_codec(wid: str, out: dict[str, torch.Tensor], state: dict[str, Any], weights_dir: Path,
                         description: str) -> dict[str, Any]:
     """Write a codec built on the shared autoencoder; its manifest entry pins that autoencoder's sha256."""
-    link = _autoencoder_link(weights_dir)
+    link = _autoencoder_link(weights_dir, state["config"]["train"].get("autoencoder"))
     path = _write(weights_dir, wid, out, state["step"])
     entry = {
         "id": wid, "file": path.name, "sha256": sha256_file(path),

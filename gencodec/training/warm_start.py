@@ -24,8 +24,10 @@ from gencodec.training.checkpoint import load_module_weights
 
 
 def load_stage_start(path: str | Path, build: Callable[[dict], torch.nn.Module],
-                     decoder: torch.nn.Module) -> tuple[torch.nn.Module, dict]:
-    """(model built by ``build(model_config)`` with the start's weights, the start's train config)."""
+                     decoder: torch.nn.Module | None) -> tuple[torch.nn.Module, dict]:
+    """(model built by ``build(model_config)`` with the start's weights, the start's train config).
+
+    ``decoder`` None: a shipped file's fine-tuned decoder is not used (stage II trains the codec alone)."""
     path = Path(path)
     if path.suffix == ".safetensors":
         entries = [e for e in read_manifest(path.parent).values() if e.file == path.name]
@@ -35,7 +37,7 @@ def load_stage_start(path: str | Path, build: Callable[[dict], torch.nn.Module],
         model = build(entries[0].config["model"])
         load_state(model, prefixed(tensors, "codec."))
         dec = prefixed(tensors, "decoder.")
-        if dec:
+        if dec and decoder is not None:
             load_state(decoder, dec)
         return model, entries[0].config["train"]
     state = json.loads((path / "state.json").read_text())

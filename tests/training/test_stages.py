@@ -122,6 +122,10 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
     assert all(torch.equal(codec_state[k[6:]], v.float()) for k, v in glc_shipped.items() if k.startswith("codec."))
     assert all(torch.equal(dec_state[k[8:]], v.float()) for k, v in glc_shipped.items() if k.startswith("decoder."))
     assert any(k.startswith("decoder.") for k in glc_shipped)
+    adapt = GLCLatentStage(GLCLatentTrainConfig(autoencoder=str(wdir / "autoencoder.safetensors"), data=[train_dir],
+                                                init=str(wdir / "glc.safetensors"), crop=8, batch=2, bf16=False))
+    adapted = adapt.model.state_dict()  # stage II can adapt the shipped codec (its decoder is left out)
+    assert all(torch.equal(adapted[k[6:]], v.float()) for k, v in glc_shipped.items() if k.startswith("codec."))
     monkeypatch.setenv("GIC_WEIGHTS_DIR", str(wdir))
     from PIL import Image
 
@@ -130,6 +134,31 @@ def test_glc_pipeline_trains_exports_and_codes(tmp_path, monkeypatch, train_dir)
         res = gencodec.encode(img, model="glc", rate=rate, weights_dir=wdir)
         assert np.array_equal(gencodec.decode(res.data, weights_dir=wdir), res.reconstruction)
         assert res.section_bytes["hyper"] == 1  # one z position (77x100 -> 128x128), 4 bits -> 1 byte
+    _replacing_the_autoencoder_keeps_pinned_codecs(tmp_path, wdir, train_dir, img, res.data)
+
+
+def _replacing_the_autoencoder_keeps_pinned_codecs(tmp_path: Path, wdir: Path, train_dir: str, img: np.ndarray,
+                                                  stream: bytes) -> None:
+    """A retrained autoencoder replaces the shared one; glc, pinned to the old one, keeps it and codes as before,
+    and a codec trained on the old one can no longer be linked to the new one."""
+    from gencodec.models.registry import _load_codec
+    from gencodec.training.export import export_autoencoder, export_glc
+
+    old_sha = json.loads((wdir / "manifest.json").read_text())["weights"]
+    old_sha = next(e["sha256"] for e in old_sha if e["id"] == "autoencoder")
+    cfg = AutoencoderTrainConfig(data=[train_dir], init=str(tmp_path / "ae" / "checkpoint"), crop=64, batch=2,
+                                 total_steps=1, lr=1e-2, bf16=False)
+    run(AutoencoderStage(cfg, TINY_AE), tmp_path / "ae_b", minutes=5)
+    new = export_autoencoder(tmp_path / "ae_b" / "checkpoint", wdir)
+    entries = {e["id"]: e for e in json.loads((wdir / "manifest.json").read_text())["weights"]}
+    kept = f"autoencoder-{old_sha[:8]}"
+    assert new["sha256"] != old_sha and entries[kept]["sha256"] == old_sha
+    assert (wdir / f"{kept}.safetensors").exists() and not (wdir / "autoencoder.safetensors.partial").exists()
+    assert entries["glc"]["config"]["autoencoder_weights"] == kept
+    _load_codec.cache_clear()
+    assert gencodec.encode(img, model="glc", rate=255, weights_dir=wdir).data == stream
+    with pytest.raises(ValueError, match="export that autoencoder first"):
+        export_glc(tmp_path / "glc3" / "checkpoint", wdir, decoder_ckpt_module="decoder")
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +178,27 @@ def _joint(root: Path, train_dir: str, **kw) -> GLCJointStage:
     return GLCJointStage(GLCJointTrainConfig(autoencoder=str(root / "ae" / "checkpoint"),
                                              latent_codec=str(root / "glc2" / "checkpoint"), data=[train_dir],
                                              **settings))
+
+
+def test_glc_latent_init_starts_the_codec_from_a_run_and_trains_it(glc_stage2, train_dir) -> None:
+    """Stage II adapting a trained codec to a retrained encoder starts from the codec's weights and config."""
+    from gencodec.training.checkpoint import load_module_weights
+
+    base = GLCLatentStage(GLCLatentTrainConfig(autoencoder=str(glc_stage2 / "ae" / "checkpoint"), data=[train_dir],
+                                               crop=8, batch=2, total_steps=2, bf16=False), TINY_GLC)
+    load_module_weights(glc_stage2 / "glc2" / "checkpoint", {"model": base.model})
+    cfg = GLCLatentTrainConfig(autoencoder=str(glc_stage2 / "ae" / "checkpoint"), data=[train_dir], crop=8, batch=2,
+                               total_steps=2, lambdas=(0.01, 0.1, 1.0), bf16=False,
+                               init=str(glc_stage2 / "glc2" / "checkpoint"))
+    warm = GLCLatentStage(cfg)  # no model config given: it comes from the run
+    assert warm.model_cfg == TINY_GLC
+    trained, started = base.model.state_dict(), warm.model.state_dict()
+    assert all(torch.equal(trained[k], v) for k, v in started.items())
+    assert not all(torch.equal(v, GLCLatentStage(GLCLatentTrainConfig(
+        autoencoder=cfg.autoencoder, data=[train_dir], crop=8, batch=2, bf16=False), TINY_GLC).model.state_dict()[k])
+        for k, v in started.items())  # a fresh codec differs, so the copy above is not vacuous
+    warm.train_step(0)
+    assert any(not torch.equal(trained[k], v) for k, v in warm.model.state_dict().items())
 
 
 def test_glc_joint_gain_lr_mult_moves_only_the_log_gains_faster(glc_stage2, train_dir) -> None:

@@ -23,6 +23,7 @@ from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import list_images
 from gencodec.training.latent_cache import LatentCache
 from gencodec.training.loop import log_linear_at, lr_at, set_lr
+from gencodec.training.warm_start import load_stage_start
 
 
 @dataclass
@@ -41,6 +42,7 @@ class GLCLatentTrainConfig:
     seed: int = 0
     bf16: bool | None = None  # None: bf16 autocast only on CPUs with native bf16 (nn.precision)
     latent_store: str = ""  # folder caching encoder latents for later runs on the same encoder ("" = off)
+    init: str = ""  # start the codec from a stage-II/III run's checkpoint or a shipped glc.safetensors ("" = random)
 
 
 def load_autoencoder(path: str | Path) -> VQAutoencoder:
@@ -75,8 +77,15 @@ class GLCLatentStage:
         self.total_steps = cfg.total_steps
         torch.manual_seed(cfg.seed)
         self.ae = load_autoencoder(cfg.autoencoder)
-        self.model_cfg = model_cfg or GLCConfig(latent_dim=self.ae.cfg.latent_dim)
-        self.model = GLCLatentCodec(self.model_cfg)
+        if cfg.init:  # e.g. adapting a trained codec to a retrained encoder: its config comes with it
+            self.model, _ = load_stage_start(cfg.init, lambda mc: GLCLatentCodec(GLCConfig(**mc)), None)
+            self.model_cfg = self.model.cfg
+        else:
+            self.model_cfg = model_cfg or GLCConfig(latent_dim=self.ae.cfg.latent_dim)
+            self.model = GLCLatentCodec(self.model_cfg)
+        if self.model_cfg.latent_dim != self.ae.cfg.latent_dim:
+            raise ValueError(f"latent codec has latent_dim {self.model_cfg.latent_dim}, "
+                             f"the autoencoder {self.ae.cfg.latent_dim}")
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.cache = LatentCache(self.ae, list_images([Path(p) for p in cfg.data]), cfg.crop, cfg.seed,
                                   store=Path(cfg.latent_store) if cfg.latent_store else None)
