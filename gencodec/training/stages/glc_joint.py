@@ -36,12 +36,11 @@ from gencodec.losses.code_prediction import code_prediction_loss
 from gencodec.losses.nyquist import nyquist_loss_per_sample
 from gencodec.metrics.deep_features import DeepFeatureLoss
 from gencodec.nn.discriminator import NonBinaryDiscriminator
-from gencodec.nn.glc import GLCConfig, GLCLatentCodec
 from gencodec.nn.precision import cpu_autocast
 from gencodec.training.checkpoint import load_module_weights
 from gencodec.training.data import CropSampler, list_images
 from gencodec.training.loop import log_linear_at, lr_at, set_lr
-from gencodec.training.stages.glc_latent import load_autoencoder
+from gencodec.training.stages.glc_latent import build_latent_codec, load_autoencoder
 from gencodec.training.warm_start import load_stage_start
 
 
@@ -80,8 +79,7 @@ class GLCJointStage:
         torch.manual_seed(cfg.seed)
         self.ae = load_autoencoder(cfg.autoencoder)
         self.decoder = self.ae.decoder.requires_grad_(True).train()
-        self.model, stage2 = load_stage_start(cfg.latent_codec, lambda mc: GLCLatentCodec(GLCConfig(**mc)),
-                                              self.decoder)
+        self.model, stage2 = load_stage_start(cfg.latent_codec, build_latent_codec, self.decoder)
         self.model_cfg = self.model.cfg
         if cfg.freeze_codec:
             self.model.requires_grad_(False)

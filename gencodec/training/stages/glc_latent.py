@@ -69,6 +69,11 @@ def load_autoencoder(path: str | Path) -> VQAutoencoder:
     return ae.eval().requires_grad_(False)
 
 
+def build_latent_codec(model_config: dict) -> GLCLatentCodec:
+    """The latent codec from a stored config dict (a run's state.json or the weights manifest)."""
+    return GLCLatentCodec(GLCConfig(**model_config))
+
+
 class GLCLatentStage:
     name = "glc-latent"
 
@@ -78,7 +83,7 @@ class GLCLatentStage:
         torch.manual_seed(cfg.seed)
         self.ae = load_autoencoder(cfg.autoencoder)
         if cfg.init:  # e.g. adapting a trained codec to a retrained encoder: its config comes with it
-            self.model, _ = load_stage_start(cfg.init, lambda mc: GLCLatentCodec(GLCConfig(**mc)), None)
+            self.model, _ = load_stage_start(cfg.init, build_latent_codec, None)
             self.model_cfg = self.model.cfg
         else:
             self.model_cfg = model_cfg or GLCConfig(latent_dim=self.ae.cfg.latent_dim)
