@@ -32,6 +32,7 @@ class EnsembleWeights:
     alpha: float = 10.0
     beta: float = 1.0
     gamma: float = 1.5e-3
+    alpha_w0: float | None = None  # ConHa: pixel weight of a crop with w = 0, linear in w up to alpha (None: alpha)
 
 
 class SemanticEnsemble(nn.Module):
@@ -49,17 +50,24 @@ class SemanticEnsemble(nn.Module):
         """{"rec", "per", "style", "distortion"}: scalars (batch means); distortion is eq. 3 without L_adv.
 
         ``hallucination`` (B,) is ConHa's w (seed 004, eq. 4): it scales each image's perceptual and style
-        terms, ``alpha * rec + w * (beta * per + gamma * style)``; None means w = 1 (plain eq. 3).
+        terms, ``alpha * rec + w * (beta * per + gamma * style)``; None means w = 1 (plain eq. 3). With
+        ``alpha_w0`` set, the pixel weight also follows w, ``alpha_w0 + w * (alpha - alpha_w0)``: eq. 4 alone
+        leaves a w = 0 crop a distortion about 13x smaller against the same rate weight, so the encoder learns to
+        starve such content of bits (measured, docs/models.md); a larger pixel weight there keeps them.
         """
         b = x.shape[0]
         feats = self.backbone(torch.cat([x_hat, x], dim=0))
         fake, real = [f[:b] for f in feats], [f[b:].detach() for f in feats]
-        rec = charbonnier_per_sample(x_hat, x).mean()
+        rec = charbonnier_per_sample(x_hat, x)
         per = tap_distance([f.float() for f in fake], [f.float() for f in real])
         style = gram_style_loss(fake, real, self.patch, per_sample=True)
         w = self.weights
         perceptual = w.beta * per + w.gamma * style
+        pixel = w.alpha * rec
         if hallucination is not None:
-            perceptual = hallucination.to(perceptual) * perceptual
-        return {"rec": rec, "per": per.mean(), "style": style.mean(),
-                "distortion": w.alpha * rec + perceptual.mean()}
+            h = hallucination.to(perceptual)
+            perceptual = h * perceptual
+            if w.alpha_w0 is not None:
+                pixel = (w.alpha_w0 + h * (w.alpha - w.alpha_w0)) * rec
+        return {"rec": rec.mean(), "per": per.mean(), "style": style.mean(),
+                "distortion": (pixel + perceptual).mean()}

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from gencodec.api import decode, encode
 from gencodec.container import unpack
-from gencodec.losses.semantic_ensemble import SemanticEnsemble
+from gencodec.losses.semantic_ensemble import EnsembleWeights, SemanticEnsemble
 from gencodec.metrics.backbone import default_backbone
 from gencodec.models.hific import build
 from gencodec.models.preference import load_preference
@@ -283,6 +283,23 @@ def test_ensemble_w_scales_only_the_feature_terms() -> None:
     feature_part = plain["distortion"] - 10.0 * plain["rec"]
     assert zeros["distortion"] < half["distortion"] < ones["distortion"]
     assert not torch.isclose(half["distortion"], zeros["distortion"] + 0.5 * feature_part)  # per image, not mean
+
+
+def test_ensemble_pixel_weight_follows_w_when_alpha_w0_is_set() -> None:
+    torch.manual_seed(0)
+    backbone = default_backbone()
+    plain, lifted = SemanticEnsemble(backbone), SemanticEnsemble(backbone, EnsembleWeights(10.0, 1.0, 1.5e-3, 100.0))
+    x = torch.rand(2, 3, 64, 64)
+    x_hat = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    ref = plain(x_hat, x)
+    # w = 1: exactly eq. 3; w = 0: the pixel term alone at alpha_w0; no w: alpha_w0 plays no part
+    assert torch.allclose(lifted(x_hat, x, torch.ones(2))["distortion"], ref["distortion"])
+    assert torch.allclose(lifted(x_hat, x)["distortion"], ref["distortion"])
+    assert torch.allclose(lifted(x_hat, x, torch.zeros(2))["distortion"], 100.0 * ref["rec"])
+    # per image: a w = 0 crop and a w = 1 crop mix 100 * rec_0 and (10 * rec_1 + features_1), not batch means
+    rec = [plain(x_hat[i:i + 1], x[i:i + 1]) for i in range(2)]
+    mixed = lifted(x_hat, x, torch.tensor([0.0, 1.0]))["distortion"]
+    assert torch.allclose(mixed, (100.0 * rec[0]["rec"] + rec[1]["distortion"]) / 2, rtol=1e-4)
 
 
 def test_weight_modes_and_errors() -> None:

@@ -61,6 +61,7 @@ class HiFiCRDTrainConfig:
     preference: str = "weights"
     structure: float = 0.0  # fraction of crops with rendered text / line art / faces (ConHa's w then acts)
     temperature: float = 100.0
+    alpha_w0: float = -1.0  # w_mode conha/fixed: pixel weight of a w = 0 crop (losses.semantic_ensemble); <0: alpha
     w_fixed: float = -1.0
     z_rate: str = "noisy"  # rate of z: "noisy" (table, uniform noise) | "rounded" (the coded rate) | "density"
     density_lr: float = 1e-3  # z_rate=density: the density's own Adam (constant rate)
@@ -98,7 +99,8 @@ class HiFiCRDStage:
             raise ValueError(f"need one target bpp per rate point ({self.model_cfg.n_rates}), got {len(cfg.targets)}")
         self.model = HiFiC(self.model_cfg)
         self.initialized = init_from(self.model, cfg.init) if cfg.init else 0
-        self.loss = SemanticEnsemble(backbone or default_backbone(), EnsembleWeights(cfg.alpha, cfg.beta, cfg.gamma))
+        self.loss = SemanticEnsemble(backbone or default_backbone(), EnsembleWeights(
+            cfg.alpha, cfg.beta, cfg.gamma, cfg.alpha_w0 if cfg.alpha_w0 >= 0 else None))
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.sampler = structure_sampler(cfg.data, cfg.crop, cfg.seed, cfg.structure)
         # z_rate=density: z's training rate under Balle's factorized density (nn.factorized_density); the
