@@ -192,8 +192,8 @@ def hific_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 HIFIC_DESCRIPTIONS = {
     "hific": "HiFiC-style pixel codec with ELIC context and semantic ensemble loss (seed 000)",
-    "conha": "ConHa: the hific network with its decoder trained on perceptual/adversarial terms scaled by "
-             "w = M_P(x) (seed 004)",
+    "conha": "ConHa: the hific network trained with its perceptual (and adversarial) terms scaled per crop by "
+             "w = M_P(x) (seed 004, eq. 4)",
     "conha-fixed": "ConHa-fixed: like conha, one constant w (the mean of M_P on training crops) for every image",
 }
 
