@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,9 @@ def _encode_all(ae: VQAutoencoder, files: list[Path], max_side: int) -> tuple[li
     latents, indices, kept = [], [], []
     f = ae.cfg.downsample
     ae.eval()
+    start = time.monotonic()
     with torch.no_grad():
-        for path in files:
+        for n, path in enumerate(files, 1):
             with Image.open(path) as im:
                 im = im.convert("RGB")
                 if max(im.size) > max_side:
@@ -56,6 +58,9 @@ def _encode_all(ae: VQAutoencoder, files: list[Path], max_side: int) -> tuple[li
             latents.append(lat[0].to(torch.float16))
             indices.append(idx[0].to(torch.int16))
             kept.append(Path(path))
+            if n % 100 == 0 or n == len(files):
+                print(f"encoding training latents: {n}/{len(files)} images, {time.monotonic() - start:.0f} s",
+                      flush=True)
     return latents, indices, kept
 
 

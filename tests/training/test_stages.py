@@ -393,7 +393,7 @@ def test_perco_trains_resumes_exports_and_samples_reproducibly(tmp_path, monkeyp
         assert r.exit_code != 0 and "Traceback" not in r.output and not (tmp_path / "b.gic").exists(), args
 
 
-def test_latent_store_reuses_encodings_of_the_same_encoder(tmp_path, train_dir) -> None:
+def test_latent_store_reuses_encodings_of_the_same_encoder(tmp_path, train_dir, capsys) -> None:
     from gencodec.nn.vqgan import VQAutoencoder
     from gencodec.training.data import list_images
     from gencodec.training.latent_cache import LatentCache
@@ -402,9 +402,11 @@ def test_latent_store_reuses_encodings_of_the_same_encoder(tmp_path, train_dir) 
     ae = VQAutoencoder(TINY_AE)
     files = list_images([Path(train_dir)])
     first = LatentCache(ae, files, crop=4, seed=0, store=tmp_path)
+    assert f"encoding training latents: {len(files)}/{len(files)} images" in capsys.readouterr().out
     stored = list(tmp_path.glob("latents_*.safetensors"))
     assert len(stored) == 1
     again = LatentCache(ae, files, crop=4, seed=0, store=tmp_path)
+    assert "encoding" not in capsys.readouterr().out  # loaded from the store, nothing encoded
     assert again.files == first.files and all(torch.equal(a, b) for a, b in zip(again.latents, first.latents))
     assert all(torch.equal(a, b) for a, b in zip(again.indices, first.indices))
     with torch.no_grad():
