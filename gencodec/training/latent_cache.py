@@ -35,30 +35,37 @@ def _encoder_key(ae: VQAutoencoder, files: list[Path], max_side: int) -> str:
     return h.hexdigest()[:16]
 
 
+def _encode_one(ae: VQAutoencoder, path: Path, max_side: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(latent float16, code indices int16) of one image, or None when it is smaller than one latent cell."""
+    f = ae.cfg.downsample
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if max(im.size) > max_side:
+            s = max_side / max(im.size)
+            im = im.resize((round(im.width * s), round(im.height * s)), Image.BICUBIC)
+        arr = np.asarray(im)
+    h, w = (arr.shape[0] // f) * f, (arr.shape[1] // f) * f
+    if h == 0 or w == 0:
+        return None
+    x = torch.from_numpy(arr[:h, :w].copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
+    with cpu_autocast(None):
+        lat = ae.encode(x)
+    _, idx = ae.quantize(lat)
+    return lat[0].to(torch.float16), idx[0].to(torch.int16)
+
+
 def _encode_all(ae: VQAutoencoder, files: list[Path], max_side: int) -> tuple[list, list, list[Path]]:
     latents, indices, kept = [], [], []
-    f = ae.cfg.downsample
     ae.eval()
     start = time.monotonic()
     with torch.no_grad():
         for n, path in enumerate(files, 1):
-            with Image.open(path) as im:
-                im = im.convert("RGB")
-                if max(im.size) > max_side:
-                    s = max_side / max(im.size)
-                    im = im.resize((round(im.width * s), round(im.height * s)), Image.BICUBIC)
-                arr = np.asarray(im)
-            h, w = (arr.shape[0] // f) * f, (arr.shape[1] // f) * f
-            if h == 0 or w == 0:
-                continue
-            x = torch.from_numpy(arr[:h, :w].copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
-            with cpu_autocast(None):
-                lat = ae.encode(x)
-            _, idx = ae.quantize(lat)
-            latents.append(lat[0].to(torch.float16))
-            indices.append(idx[0].to(torch.int16))
-            kept.append(Path(path))
-            if n % 100 == 0 or n == len(files):
+            encoded = _encode_one(ae, path, max_side)
+            if encoded is not None:
+                latents.append(encoded[0])
+                indices.append(encoded[1])
+                kept.append(Path(path))
+            if n % 100 == 0 or n == len(files):  # a skipped image still counts, so the last line always prints
                 print(f"encoding training latents: {n}/{len(files)} images, {time.monotonic() - start:.0f} s",
                       flush=True)
     return latents, indices, kept

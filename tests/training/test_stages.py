@@ -415,6 +415,21 @@ def test_latent_store_reuses_encodings_of_the_same_encoder(tmp_path, train_dir, 
     assert len(list(tmp_path.glob("latents_*.safetensors"))) == 2
 
 
+def test_latent_encoding_skips_tiny_images_and_still_reports_the_end(tmp_path, train_dir, capsys) -> None:
+    from PIL import Image
+
+    from gencodec.nn.vqgan import VQAutoencoder
+    from gencodec.training.data import list_images
+    from gencodec.training.latent_cache import _encode_all
+
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 40)).save(tiny)  # narrower than one 16-px latent cell
+    files = [*list_images([Path(train_dir)]), tiny]
+    latents, indices, kept = _encode_all(VQAutoencoder(TINY_AE), files, max_side=768)
+    assert kept == files[:-1] and len(latents) == len(indices) == len(files) - 1
+    assert f"encoding training latents: {len(files)}/{len(files)} images" in capsys.readouterr().out
+
+
 def test_csv_log_grows_new_columns(tmp_path) -> None:
     from gencodec.training.loop import append_row
 
